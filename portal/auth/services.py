@@ -1,0 +1,150 @@
+"""Account services: passwords, registration, server-side login sessions.
+
+Services flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Member, MemberSession, Role
+from portal.models.accounts import MemberStatus
+from portal.models.base import utcnow
+
+SESSION_TOKEN_KEY = "sid"  # noqa: S105 - a session key name, not a secret
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a failed login takes the same
+# time whether or not the account exists.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class EmailTaken(ValueError):
+    """Raised when registering an email that already has an account."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def find_member(email: str) -> Member | None:
+    return db.session.scalar(
+        select(Member).where(func.lower(Member.email) == normalise_email(email))
+    )
+
+
+def register_member(
+    email: str, password: str, display_name: str, role: Role = Role.MEMBER
+) -> Member:
+    """Create a member. Raises ``EmailTaken`` if the email is already used."""
+    email = normalise_email(email)
+    if find_member(email) is not None:
+        raise EmailTaken(email)
+    member = Member(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name.strip(),
+        role=role,
+    )
+    db.session.add(member)
+    db.session.flush()
+    return member
+
+
+def authenticate(email: str, password: str) -> Member | None:
+    """Return the active member with these credentials, or None.
+
+    Unknown emails, wrong passwords and suspended members all give None, after
+    the same amount of hashing work.
+    """
+    member = find_member(email)
+    if member is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(member.password_hash, password):
+        return None
+    if member.status != MemberStatus.ACTIVE:
+        return None
+    if _hasher.check_needs_rehash(member.password_hash):
+        member.password_hash = hash_password(password)
+    return member
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(member: Member, ip: str | None, user_agent: str | None) -> str:
+    """Record a new login for ``member`` and return its (secret) token."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        MemberSession(
+            member_id=member.id,
+            token_hash=_token_hash(token),
+            ip=ip,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+    )
+    member.last_login_at = utcnow()
+    db.session.flush()
+    return token
+
+
+def load_session_member(member_id: int, token: str) -> Member | None:
+    """The member behind a live session token, or None if it was revoked."""
+    login = db.session.scalar(
+        select(MemberSession).where(
+            MemberSession.token_hash == _token_hash(token),
+            MemberSession.member_id == member_id,
+            MemberSession.revoked_at.is_(None),
+        )
+    )
+    if login is None or not login.member.is_active:
+        return None
+    return login.member
+
+
+def end_session(token: str) -> None:
+    """Revoke the session with this token (logging out)."""
+    login = db.session.scalar(
+        select(MemberSession).where(MemberSession.token_hash == _token_hash(token))
+    )
+    if login is not None and login.revoked_at is None:
+        login.revoked_at = utcnow()
+        db.session.flush()
+
+
+def end_all_sessions(member: Member) -> int:
+    """Revoke every live session of ``member`` (suspension, password change)."""
+    live = db.session.scalars(
+        select(MemberSession).where(
+            MemberSession.member_id == member.id, MemberSession.revoked_at.is_(None)
+        )
+    ).all()
+    now = utcnow()
+    for login in live:
+        login.revoked_at = now
+    db.session.flush()
+    return len(live)
+
+
+def change_password(member: Member, new_password: str) -> None:
+    member.password_hash = hash_password(new_password)
+    db.session.flush()

@@ -1,0 +1,128 @@
+"""Settings read from the environment through small typed helpers.
+
+Every number the SPEC calls a default lives here, so an operator can change it
+without touching code.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def instance_path() -> Path:
+    return Path(env_str("TESSERA_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH)))
+
+
+def persistent_secret_key(folder: Path) -> str:
+    """Return the secret key kept under ``folder``, generating it once.
+
+    The key never lives in code: a fresh install gets a random one that survives
+    restarts (so sessions stay valid) and is readable by its owner only.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def sqlite_url(folder: Path, name: str = "tessera.db") -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / name}"
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration mapping from the environment plus ``overrides``."""
+    folder = Path((overrides or {}).get("INSTANCE_PATH") or instance_path())
+    settings: dict[str, Any] = {
+        "INSTANCE_PATH": str(folder),
+        "SECRET_KEY": env_str("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": env_str("DATABASE_URL"),
+        # None means: start (or join) the embedded Redis server under instance/.
+        "REDIS_URL": env_str("REDIS_URL"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Secure cookies whenever the portal is served over HTTPS (behind a proxy
+        # that sets X-Forwarded-Proto, see PROXY_FIX) or when forced on.
+        "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", False),
+        "PROXY_FIX": env_bool("PROXY_FIX", False),
+        "PERMANENT_SESSION_LIFETIME": env_int("SESSION_LIFETIME_SECONDS", 14 * 86400),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", True),
+        "LOGIN_LIMIT_PER_ACCOUNT": env_str(
+            "LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"
+        ),
+        "LOGIN_LIMIT_PER_IP": env_str("LOGIN_LIMIT_PER_IP", "20 per 15 minutes"),
+        "REGISTER_LIMIT_PER_IP": env_str("REGISTER_LIMIT_PER_IP", "10 per hour"),
+        "MAIL_SERVER": env_str("MAIL_SERVER"),
+        "MAIL_PORT": env_int("MAIL_PORT", 25),
+        "MAIL_USERNAME": env_str("MAIL_USERNAME"),
+        "MAIL_PASSWORD": env_str("MAIL_PASSWORD"),
+        "MAIL_USE_TLS": env_bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": env_bool("MAIL_USE_SSL", False),
+        "MAIL_TIMEOUT": env_int("MAIL_TIMEOUT", 10),
+        "MAIL_DEFAULT_SENDER": env_str(
+            "MAIL_DEFAULT_SENDER", "Tessera <no-reply@tessera.localhost>"
+        ),
+        "RQ_QUEUES": ["high", "default", "low"],
+        "JOB_TIMEOUT_SECONDS": env_int("JOB_TIMEOUT_SECONDS", 3600),
+        "JOB_RESULT_TTL_SECONDS": env_int("JOB_RESULT_TTL_SECONDS", 86400),
+        "JOB_FAILURE_TTL_SECONDS": env_int("JOB_FAILURE_TTL_SECONDS", 7 * 86400),
+        "JOB_RETRY_INTERVALS": [10, 60, 300],
+        "PAGE_SIZE": env_int("PAGE_SIZE", 25),
+    }
+    settings.update(overrides or {})
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = persistent_secret_key(folder)
+    if not settings["SQLALCHEMY_DATABASE_URI"]:
+        settings["SQLALCHEMY_DATABASE_URI"] = sqlite_url(folder)
+    settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        settings["SQLALCHEMY_DATABASE_URI"]
+    )
+    return settings
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

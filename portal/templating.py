@@ -1,0 +1,81 @@
+"""Template globals: navigation by role, formatting filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Flask, request
+from flask_login import current_user
+
+from portal.models import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: str
+    roles: tuple[Role, ...] = ()  # empty: every logged-in member
+
+
+NAVIGATION = (
+    NavItem("main.home", "Home"),
+    NavItem("account.profile", "Profile"),
+    NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),
+)
+
+
+def navigation() -> list[NavItem]:
+    if not current_user.is_authenticated:
+        return []
+    return [
+        item
+        for item in NAVIGATION
+        if not item.roles or current_user.has_role(*item.roles)
+    ]
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+def format_relative(value: datetime | None) -> str:
+    """'3 weeks ago' style, for freshness labels."""
+    if value is None:
+        return "never"
+    seconds = (datetime.now(UTC) - value).total_seconds()
+    for unit, size in (
+        ("year", 31536000),
+        ("month", 2592000),
+        ("week", 604800),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def format_number(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["relative"] = format_relative
+    app.jinja_env.filters["thousands"] = lambda n: f"{n:,}"
+    app.jinja_env.filters["number"] = format_number
+
+    @app.context_processor
+    def inject_navigation():
+        return {"navigation": navigation(), "current_endpoint": request.endpoint}

@@ -1,0 +1,32 @@
+// Small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+
+  function announce(text) {
+    var region = document.getElementById("live-region");
+    if (!region) return;
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 50);
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.elt;
+    if (!target || !target.getAttribute) return;
+    // A background job finished: say so for screen-reader users.
+    var state = target.getAttribute("data-job-state");
+    if (state === "succeeded" || state === "failed" || state === "canceled") {
+      announce("Background job " + state + ".");
+    }
+  });
+
+  // Requests that could not reach the server at all get a visible message.
+  document.addEventListener("htmx:sendError", function () {
+    var messages = document.getElementById("messages");
+    if (!messages) return;
+    var note = document.createElement("p");
+    note.className = "flash flash-error";
+    note.setAttribute("role", "alert");
+    note.textContent = "Tessera could not be reached. Check your connection and try again.";
+    messages.replaceChildren(note);
+  });
+})();

@@ -1,0 +1,243 @@
+"""Shared fixtures: a real database and a real Redis for every test.
+
+By default the suite runs on SQLite and the embedded Redis server; set
+``TEST_DATABASE_URL`` and ``TEST_REDIS_URL`` to run it on PostgreSQL and a
+Redis server instead (CI runs both). The Redis URL should name a database
+number of its own: it is flushed around every test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from flask import Flask
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from rq import Queue
+from sqlalchemy import create_engine, text
+
+from portal import create_app, embedded_redis
+from portal.config import normalise_database_url
+from portal.extensions import db as _db
+from tests.factories import Factories
+
+CSRF_PATTERN = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
+
+
+def _postgres_reset_schema(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory) -> Iterator[dict]:
+    """The database URL (migrated once) and Redis URL the session runs on."""
+    root = tmp_path_factory.mktemp("backend")
+    database_url = os.environ.get("TEST_DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    embedded_folder = None
+    if not redis_url:
+        embedded_folder = root / "redis"
+        socket_path = embedded_redis.ensure_server(embedded_folder)
+        redis_url = embedded_redis.socket_url(socket_path, db=0)
+    if database_url:
+        database_url = normalise_database_url(database_url)
+        _postgres_reset_schema(database_url)
+        template = None
+    else:
+        template = root / "template.db"
+        database_url = f"sqlite:///{template}"
+    migrate_app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": redis_url,
+            "INSTANCE_PATH": str(root / "instance"),
+        }
+    )
+    with migrate_app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    yield {"database_url": database_url, "redis_url": redis_url, "template": template}
+    if embedded_folder is not None:
+        embedded_redis.stop_server(embedded_folder)
+
+
+def _clean_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        tables = [
+            name
+            for (name,) in connection.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename != 'alembic_version'"
+                )
+            )
+        ]
+        # The audit log refuses TRUNCATE by trigger; only tests switch it off.
+        connection.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
+        connection.execute(
+            text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        )
+        connection.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app_config(backend, tmp_path) -> dict:
+    """Settings for this test's app; a test may change them before ``app``."""
+    if backend["template"] is not None:
+        database_file = tmp_path / "test.db"
+        shutil.copyfile(backend["template"], database_file)
+        database_url = f"sqlite:///{database_file}"
+    else:
+        database_url = backend["database_url"]
+        _clean_postgres(database_url)
+    redis_lib.Redis.from_url(backend["redis_url"]).flushdb()
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": backend["redis_url"],
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret-key-" + tmp_path.name,
+        "MAIL_SERVER": None,
+        "JOB_RETRY_INTERVALS": [0, 0],
+        "SERVER_NAME": None,
+    }
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests each get their own app context.
+
+    The ``app`` fixture keeps an app context pushed for the test body, and
+    Flask would reuse it for requests, sharing ``g`` and the database session
+    between requests in a way production never does. Hiding the test's
+    context for the length of each request restores production behaviour.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
+@pytest.fixture
+def app(app_config) -> Iterator[Flask]:
+    app = create_app(app_config)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def redis(app) -> redis_lib.Redis:
+    return app.extensions["redis"]
+
+
+@pytest.fixture
+def queue(app) -> Queue:
+    return Queue("default", connection=app.extensions["redis"])
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job in this process, as ``portal worker --burst`` would."""
+    from workers.runtime import InProcessWorker, bind_app
+
+    def run() -> int:
+        bind_app(app)
+        worker = InProcessWorker(
+            app.config["RQ_QUEUES"], connection=app.extensions["redis"]
+        )
+        worker.work(burst=True, with_scheduler=False)
+        _db.session.expire_all()
+        return worker.successful_job_count + worker.failed_job_count
+
+    return run
+
+
+@pytest.fixture
+def factories(db) -> Factories:
+    return Factories(db)
+
+
+@pytest.fixture
+def make_member(factories):
+    return factories.make_member
+
+
+@pytest.fixture
+def make_company(factories):
+    return factories.make_company
+
+
+@pytest.fixture
+def make_contact(factories):
+    return factories.make_contact
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_PATTERN.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+class AuthActions:
+    """Log in and out through the real forms, CSRF token included."""
+
+    def __init__(self, client: FlaskClient):
+        self.client = client
+
+    def csrf_token(self, path: str = "/auth/login") -> str:
+        return csrf_token_from(self.client.get(path).get_data(as_text=True))
+
+    def login(self, email: str, password: str = "correct horse battery", **headers):
+        token = self.csrf_token("/auth/login")
+        return self.client.post(
+            "/auth/login",
+            data={"email": email, "password": password, "csrf_token": token},
+            headers=headers,
+        )
+
+    def logout(self):
+        token = self.csrf_token("/")
+        return self.client.post("/auth/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    folder = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,73 @@
+"""Factories: ``make_*`` build and flush real rows with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from portal.auth.services import hash_password
+from portal.models import Company, Contact, Member, Role
+from portal.models.accounts import MemberStatus
+
+DEFAULT_PASSWORD = "correct horse battery"
+# Hashing is deliberately slow; tests share one hash of the default password.
+_DEFAULT_HASH = hash_password(DEFAULT_PASSWORD)
+
+
+class Factories:
+    def __init__(self, db):
+        self.db = db
+        self._counter = itertools.count(1)
+
+    def make_member(
+        self,
+        email: str | None = None,
+        role: Role | str = Role.MEMBER,
+        password: str = DEFAULT_PASSWORD,
+        status: MemberStatus = MemberStatus.ACTIVE,
+        **fields: Any,
+    ) -> Member:
+        n = next(self._counter)
+        member = Member(
+            email=email or f"member{n}@acme-test.example",
+            display_name=fields.pop("display_name", f"Member {n}"),
+            password_hash=_DEFAULT_HASH
+            if password == DEFAULT_PASSWORD
+            else hash_password(password),
+            role=Role(role),
+            status=status,
+            **fields,
+        )
+        self.db.session.add(member)
+        self.db.session.commit()
+        return member
+
+    def make_company(
+        self, name: str | None = None, domain: str | None = None, **fields: Any
+    ) -> Company:
+        n = next(self._counter)
+        name = name or f"Company {n}"
+        company = Company(
+            name=name,
+            normalised_name=name.lower(),
+            domain=domain or f"company{n}.example",
+            **fields,
+        )
+        self.db.session.add(company)
+        self.db.session.commit()
+        return company
+
+    def make_contact(self, company: Company | None = None, **fields: Any) -> Contact:
+        n = next(self._counter)
+        company = company or self.make_company()
+        contact = Contact(
+            first_name=fields.pop("first_name", "Jane"),
+            last_name=fields.pop("last_name", f"Doe{n}"),
+            title=fields.pop("title", "Head of Sales"),
+            company=company,
+            email=fields.pop("email", f"jane.doe{n}@{company.domain}"),
+            **fields,
+        )
+        self.db.session.add(contact)
+        self.db.session.commit()
+        return contact

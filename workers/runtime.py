@@ -1,0 +1,175 @@
+"""The worker runtime: one app per worker process, and the job life cycle.
+
+A job function is decorated with ``@tracked_job``: it receives its ``JobRun``
+(loaded by id), reports progress through it, and raises on failure. RQ records
+the failure and retries transient errors; ``record_job_failure`` (the RQ
+failure callback) writes a readable error to the run either way.
+"""
+
+from __future__ import annotations
+
+import functools
+import smtplib
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from flask import Flask, current_app, has_app_context
+from rq import SimpleWorker, Worker
+from rq.job import Job
+from sqlalchemy import exc as sa_exc
+
+from portal.extensions import db
+from portal.models import JobRun, JobState
+from portal.models.base import utcnow
+
+_process_app: Flask | None = None
+
+
+class TransientJobError(RuntimeError):
+    """Raise from a job for a failure worth retrying (a peer was unavailable)."""
+
+
+# Failures that a later attempt may not meet: the database or Redis was briefly
+# unreachable, a mail server refused for now. Anything else is permanent.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientJobError,
+    sa_exc.OperationalError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def bind_app(app: Flask) -> None:
+    """Make ``app`` the one this process runs jobs in."""
+    global _process_app
+    _process_app = app
+
+
+def process_app() -> Flask:
+    """The app of this worker process, created on first use."""
+    if _process_app is None:
+        from portal import create_app
+
+        bind_app(create_app())
+    assert _process_app is not None
+    return _process_app
+
+
+@contextmanager
+def app_context() -> Iterator[Flask]:
+    if has_app_context():
+        yield current_app._get_current_object()
+        return
+    app = process_app()
+    with app.app_context():
+        yield app
+
+
+class Progress:
+    """Writes a job's progress to its run. Each update commits."""
+
+    def __init__(self, run: JobRun):
+        self.run = run
+
+    def __call__(self, percent: int, message: str = "") -> None:
+        self.run.progress = max(0, min(100, int(percent)))
+        if message:
+            self.run.message = message[:200]
+        db.session.commit()
+
+
+def tracked_job(function: Callable[..., dict[str, Any] | None]) -> Callable[[int], Any]:
+    """Wrap ``function(run, progress)`` as an RQ job taking a run id."""
+
+    @functools.wraps(function)
+    def job(run_id: int) -> dict[str, Any] | None:
+        with app_context():
+            run = db.session.get(JobRun, run_id)
+            if run is None:
+                raise LookupError(f"job run {run_id} does not exist")
+            if run.state == JobState.CANCELED:
+                return None
+            run.state = JobState.RUNNING
+            run.attempts += 1
+            run.started_at = utcnow()
+            run.error = None
+            db.session.commit()
+            try:
+                result = function(run, Progress(run))
+            except BaseException:
+                db.session.rollback()
+                raise
+            run.state = JobState.SUCCEEDED
+            run.progress = 100
+            run.result = result
+            run.finished_at = utcnow()
+            db.session.commit()
+            return result
+
+    return job
+
+
+def describe_error(exc_type: type[BaseException], exc_value: BaseException) -> str:
+    text = str(exc_value).strip()
+    return f"{exc_type.__name__}: {text}" if text else exc_type.__name__
+
+
+def record_job_failure(
+    job: Job, connection: redis.Redis, exc_type, exc_value, tb
+) -> None:
+    """RQ failure callback: record the error on the run; decide on a retry.
+
+    Transient errors keep RQ's remaining retries; anything else is final, so a
+    bug is not run again three times.
+    """
+    transient = isinstance(exc_value, TRANSIENT_ERRORS)
+    if not transient:
+        job.retries_left = 0
+    will_retry = bool(job.retries_left)
+    run_id = job.args[0] if job.args else None
+    with app_context():
+        db.session.rollback()
+        run = db.session.get(JobRun, run_id) if run_id is not None else None
+        if run is None:
+            return
+        message = describe_error(exc_type, exc_value)
+        frames = traceback.format_tb(tb)[-3:] if tb is not None else []
+        run.error = message + ("\n\n" + "".join(frames) if frames else "")
+        if will_retry:
+            run.state = JobState.RETRYING
+            run.message = "Failed; will try again shortly"
+        else:
+            run.state = JobState.FAILED
+            run.message = "Failed"
+            run.finished_at = utcnow()
+        db.session.commit()
+
+
+class _AppContextMixin:
+    """Runs each job, and its callbacks, inside the process's app context."""
+
+    def perform_job(self, job, queue, execution):  # type: ignore[override]
+        with app_context():
+            return super().perform_job(job, queue, execution)  # type: ignore[misc]
+
+
+class AppWorker(_AppContextMixin, Worker):
+    """The production worker: forks a work horse per job."""
+
+    def main_work_horse(self, job, queue):  # type: ignore[override]
+        # The horse inherits the parent's pooled connections: drop them (without
+        # closing the parent's sockets) so the horse opens its own.
+        with process_app().app_context():
+            db.engine.dispose(close=False)
+        return super().main_work_horse(job, queue)
+
+
+class InProcessWorker(_AppContextMixin, SimpleWorker):
+    """Runs jobs in this process: for tests and for ``--burst`` debugging."""
