@@ -21,7 +21,7 @@ def wants_fragment() -> bool:
     )
 
 
-def render(page: str, fragment: str, status: int = 200, **context: Any) -> Response:
+def render(page: str, fragment: str, /, status: int = 200, **context: Any) -> Response:
     """Render ``fragment`` for htmx swaps and ``page`` otherwise.
 
     The page template includes the fragment, so both show the same thing. The

@@ -9,6 +9,7 @@ from flask import (
     current_app,
     flash,
     redirect,
+    render_template,
     request,
     session,
     url_for,
@@ -19,6 +20,7 @@ from portal.audit import record_audit
 from portal.auth import services
 from portal.auth.forms import LoginForm, RegisterForm
 from portal.extensions import db, limiter
+from portal.mail import send_email
 from portal.rendering import redirect_to, render
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -58,6 +60,15 @@ def _begin_login(member) -> None:
     login_user(member)
 
 
+def send_welcome_email(member) -> None:
+    send_email(
+        member.email,
+        "Welcome to Tessera",
+        render_template("emails/welcome.txt", member=member),
+        kind="welcome",
+    )
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["REGISTER_LIMIT_PER_IP"],
@@ -81,6 +92,7 @@ def register():
             record_audit(
                 "member.registered", actor=member, target=member, ip=request.remote_addr
             )
+            send_welcome_email(member)
             _begin_login(member)
             db.session.commit()
             flash(f"Welcome to Tessera, {member.display_name}.", "success")

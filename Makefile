@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:
+#   make dev    run the portal with demo data at http://127.0.0.1:5000/
+#   make test   run the test suite (SQLite + embedded Redis unless TEST_* are set)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install dev test lint bench-seed screenshot
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+dev: install
+	$(BIN)/portal dev
+
+test: install
+	scripts/ensure-chromium
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-seed: install
+	$(BIN)/python bench/seed.py --contacts 1000000
+
+screenshot: install
+	$(BIN)/python scripts/screenshot.py
