@@ -1,0 +1,141 @@
+"""The ``portal`` command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from portal.auth.services import verify_password
+from portal.cli import create_user_command, seed_command
+from portal.models import AuditEntry, Company, Contact, Member, Role
+
+
+def test_create_user_with_password(app, db):
+    """create-user makes an account with the role and password given."""
+    result = app.test_cli_runner().invoke(
+        create_user_command,
+        [
+            "boss@northwind.example",
+            "--role",
+            "admin",
+            "--password",
+            "a long password 1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    member = db.session.scalar(select(Member))
+    assert member.role == Role.ADMIN
+    assert verify_password(member.password_hash, "a long password 1")
+    assert db.session.scalar(select(AuditEntry.action)) == "member.created_by_operator"
+
+
+def test_create_user_generates_and_prints_password(app, db):
+    """Without --password one is generated and printed once."""
+    result = app.test_cli_runner().invoke(
+        create_user_command, ["mod@northwind.example", "--role", "moderator"]
+    )
+    assert result.exit_code == 0, result.output
+    password = result.output.split("Password (shown once): ")[1].strip()
+    member = db.session.scalar(select(Member))
+    assert verify_password(member.password_hash, password)
+
+
+def test_create_user_refuses_duplicates_and_bad_roles(app, make_member):
+    """A taken email or unknown role is a clear error, not a traceback."""
+    make_member(email="dup@northwind.example")
+    runner = app.test_cli_runner()
+    taken = runner.invoke(create_user_command, ["dup@northwind.example"])
+    assert taken.exit_code != 0 and "already has an account" in taken.output
+    bad = runner.invoke(create_user_command, ["x@northwind.example", "--role", "king"])
+    assert bad.exit_code != 0 and "Invalid value for '--role'" in bad.output
+
+
+def test_seed_command_creates_contacts(app, db):
+    """portal seed creates exactly the contacts asked for."""
+    result = app.test_cli_runner().invoke(
+        seed_command, ["--contacts", "300", "--seed", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 300
+    assert db.session.scalar(select(func.count()).select_from(Company)) >= 1
+    again = app.test_cli_runner().invoke(
+        seed_command, ["--contacts", "300", "--seed", "4"]
+    )
+    assert again.exit_code != 0 and "already loaded" in again.output
+
+
+def test_db_upgrade_on_an_existing_database_is_a_no_op(app, db, make_member):
+    """Upgrading an up-to-date database keeps its data."""
+    make_member(email="keep@northwind.example")
+    upgrade()
+    assert db.session.scalar(select(Member.email)) == "keep@northwind.example"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_portal_dev_runs_everything_and_stops_cleanly(tmp_path):
+    """portal dev: migrates, loads demo data, serves, and stops all on Ctrl-C."""
+    instance = tmp_path / "instance"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL"}
+    }
+    env["TESSERA_INSTANCE_PATH"] = str(instance)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "dev", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        status = None
+        while time.monotonic() < deadline:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/healthz")
+                if status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert status == 200, "the dev server did not come up"
+        status, login = _get(f"http://127.0.0.1:{port}/auth/login")
+        assert status == 200 and "Log in" in login
+        assert Path(instance / "redis.sock").exists()
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "Demo accounts (passwords are shown only this once):" in output
+    assert "admin@tessera.example" in output
+    assert "Stopped." in output
+    assert not Path(instance / "redis.sock").exists()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, (
+            "the web server still listens"
+        )
