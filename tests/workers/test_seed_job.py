@@ -20,7 +20,7 @@ def _post_demo_form(client, **data):
 def test_admin_generates_demo_data_in_the_background(
     client, auth, make_member, db, run_jobs
 ):
-    """The form starts a job, the partial polls it, and the worker creates the contacts."""
+    """The form starts a job, its partial polls, and the worker creates the contacts."""
     make_member(email="root@northwind.example", role="admin")
     auth.login("root@northwind.example")
     response = _post_demo_form(client, contacts="120", seed="7")
