@@ -89,6 +89,13 @@ def configure_engine(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return
 
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        # Writers that must not race (the ledger) ask for the write lock at
+        # BEGIN; see portal.ledger.write_transaction.
+        if connection.get_execution_options().get("sqlite_begin_immediate"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
@@ -104,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth.routes import bp as auth_bp
     from portal.jobs.routes import bp as jobs_bp
     from portal.main.routes import bp as main_bp
+    from portal.points.routes import bp as points_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, admin_bp, jobs_bp):
+    for blueprint in (main_bp, auth_bp, account_bp, points_bp, admin_bp, jobs_bp):
         app.register_blueprint(blueprint)

@@ -87,7 +87,11 @@ def create_user_command(
     password = password or secrets.token_urlsafe(12)
     try:
         member = register_member(
-            email, password, display_name or email.split("@")[0], role=Role(role)
+            email,
+            password,
+            display_name or email.split("@")[0],
+            role=Role(role),
+            signup_grant=current_app.config["SIGNUP_GRANT_POINTS"],
         )
     except EmailTaken as exc:
         raise click.ClickException(f"{email} already has an account.") from exc
@@ -129,7 +133,13 @@ def create_demo_accounts() -> list[tuple[str, str, str]]:
         if find_member(email) is not None:
             continue
         password = secrets.token_urlsafe(12)
-        member = register_member(email, password, name, role=Role(role))
+        member = register_member(
+            email,
+            password,
+            name,
+            role=Role(role),
+            signup_grant=current_app.config["SIGNUP_GRANT_POINTS"],
+        )
         if role == "org_admin":
             member.organisation = organisation
         created.append((email, role, password))
@@ -216,8 +226,71 @@ def _wait_then_stop(
         click.echo("Stopped.")
 
 
+@click.group("points")
+def points_group() -> None:
+    """The points ledger."""
+
+
+# ignore_unknown_options lets a negative DELTA ("-20") be read as the argument.
+@points_group.command("adjust", context_settings={"ignore_unknown_options": True})
+@click.argument("email")
+@click.argument("delta", type=int)
+@click.option(
+    "--reason", required=True, help="Why; kept on the entry and in the audit log."
+)
+@with_appcontext
+def points_adjust_command(email: str, delta: int, reason: str) -> None:
+    """Add (or, with a negative DELTA, remove) vested points for a member."""
+    from portal import ledger
+    from portal.audit import record_audit
+    from portal.auth.services import find_member
+    from portal.models import EntryKind
+
+    if delta == 0:
+        raise click.BadParameter("must not be 0", param_hint="DELTA")
+    if not reason.strip():
+        raise click.BadParameter("must say why", param_hint="--reason")
+    member = find_member(email)
+    if member is None:
+        raise click.ClickException(f"No member has the email {email}.")
+    try:
+        with ledger.write_transaction() as session:
+            entry = ledger.record(
+                session,
+                member.id,
+                delta,
+                EntryKind.ADJUSTMENT,
+                f"adjustment:{secrets.token_hex(16)}",
+                note=reason.strip()[:500],
+            )
+            record_audit(
+                "points.adjusted",
+                actor=None,
+                target=member,
+                details={
+                    "delta": delta,
+                    "reason": reason.strip(),
+                    "entry_id": entry.id,
+                },
+                session=session,
+            )
+            balance = ledger.vested_balance(session, member.id)
+    except ledger.InsufficientPoints as exc:
+        raise click.ClickException(
+            f"{member.email} has {exc.available} vested points; "
+            f"removing {exc.needed} would make the balance negative."
+        ) from exc
+    click.echo(f"{delta:+d} points for {member.email}; vested balance now {balance}.")
+
+
 def init_app(app: Flask) -> None:
-    for command in (seed_command, create_user_command, worker_command, dev_command):
+    for command in (
+        seed_command,
+        create_user_command,
+        worker_command,
+        dev_command,
+        points_group,
+    ):
         app.cli.add_command(command)
 
 

@@ -108,6 +108,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "JOB_FAILURE_TTL_SECONDS": env_int("JOB_FAILURE_TTL_SECONDS", 7 * 86400),
         "JOB_RETRY_INTERVALS": [10, 60, 300],
         "PAGE_SIZE": env_int("PAGE_SIZE", 25),
+        "SIGNUP_GRANT_POINTS": env_int("SIGNUP_GRANT_POINTS", 20),
     }
     settings.update(overrides or {})
     if not settings["SECRET_KEY"]:

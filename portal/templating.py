@@ -20,6 +20,7 @@ class NavItem:
 
 NAVIGATION = (
     NavItem("main.home", "Home"),
+    NavItem("points.overview", "Points"),
     NavItem("account.profile", "Profile"),
     NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),
 )

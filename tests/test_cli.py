@@ -139,3 +139,38 @@ def test_portal_dev_runs_everything_and_stops_cleanly(tmp_path):
         assert probe.connect_ex(("127.0.0.1", port)) != 0, (
             "the web server still listens"
         )
+
+
+def test_points_adjust_writes_entry_and_audit(app, db, make_member):
+    """points adjust moves vested points, with the reason on entry and audit."""
+    from portal import ledger
+    from portal.cli import points_group
+    from portal.models import LedgerEntry
+
+    member = make_member(email="pts@northwind.example")
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        points_group, ["adjust", "pts@northwind.example", "15", "--reason", "goodwill"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "vested balance now 15" in result.output
+    db.session.expire_all()
+    assert ledger.vested_balance(db.session, member.id) == 15
+    assert db.session.scalar(select(LedgerEntry.note)) == "goodwill"
+    audit = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "points.adjusted")
+    )
+    assert audit.details["delta"] == 15 and audit.details["reason"] == "goodwill"
+
+    overdraw = runner.invoke(
+        points_group, ["adjust", "pts@northwind.example", "-20", "--reason", "oops"]
+    )
+    assert (
+        overdraw.exit_code != 0 and "would make the balance negative" in overdraw.output
+    )
+    db.session.expire_all()
+    assert ledger.vested_balance(db.session, member.id) == 15
+    unknown = runner.invoke(
+        points_group, ["adjust", "no@x.example", "5", "--reason", "r"]
+    )
+    assert unknown.exit_code != 0 and "No member has the email" in unknown.output

@@ -82,7 +82,10 @@ def register():
     if form.validate_on_submit():
         try:
             member = services.register_member(
-                form.email.data, form.password.data, form.display_name.data
+                form.email.data,
+                form.password.data,
+                form.display_name.data,
+                signup_grant=current_app.config["SIGNUP_GRANT_POINTS"],
             )
         except services.EmailTaken:
             form.email.errors.append(

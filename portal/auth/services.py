@@ -12,8 +12,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.extensions import db
-from portal.models import Member, MemberSession, Role
+from portal.models import EntryKind, Member, MemberSession, Role
 from portal.models.accounts import MemberStatus
 from portal.models.base import utcnow
 
@@ -51,9 +52,16 @@ def find_member(email: str) -> Member | None:
 
 
 def register_member(
-    email: str, password: str, display_name: str, role: Role = Role.MEMBER
+    email: str,
+    password: str,
+    display_name: str,
+    role: Role = Role.MEMBER,
+    signup_grant: int = 0,
 ) -> Member:
-    """Create a member. Raises ``EmailTaken`` if the email is already used."""
+    """Create a member, with ``signup_grant`` vested points.
+
+    Raises ``EmailTaken`` if the email is already used.
+    """
     email = normalise_email(email)
     if find_member(email) is not None:
         raise EmailTaken(email)
@@ -65,6 +73,15 @@ def register_member(
     )
     db.session.add(member)
     db.session.flush()
+    if signup_grant:
+        ledger.record(
+            db.session,
+            member.id,
+            signup_grant,
+            EntryKind.SIGNUP_GRANT,
+            f"signup_grant:{member.id}",
+            reference=member,
+        )
     return member
 
 

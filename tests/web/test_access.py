@@ -11,6 +11,7 @@ ROUTES = {
     "/": set(ROLES),
     "/auth/login": set(ROLES),
     "/account/profile": {"member", "org_admin", "moderator", "admin"},
+    "/points": {"member", "org_admin", "moderator", "admin"},
     "/admin": {"admin"},
     "/admin/jobs": {"admin"},
     "/admin/outbox": {"admin"},

@@ -1,0 +1,39 @@
+"""The member's points: balances and the full history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal import ledger
+from portal.extensions import db
+from portal.models import EntryKind, LedgerEntry
+from portal.pagination import paginate
+from portal.rendering import render
+
+bp = Blueprint("points", __name__)
+
+
+@bp.get("/points")
+@login_required
+def overview():
+    kind = request.args.get("kind") or None
+    statement = (
+        select(LedgerEntry)
+        .where(LedgerEntry.member_id == current_user.id)
+        .order_by(LedgerEntry.id.desc())
+    )
+    if kind in {k.value for k in EntryKind}:
+        statement = statement.where(LedgerEntry.kind == EntryKind(kind))
+    else:
+        kind = None
+    page = paginate(statement, request.args.get("page"))
+    return render(
+        "points/overview.html",
+        "points/_history.html",
+        balance=ledger.balance(db.session, current_user.id),
+        page=page,
+        kind=kind,
+        kinds=list(EntryKind),
+    )
