@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+import flask_migrate
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -113,8 +114,6 @@ def recreate_tables() -> None:
             conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
     if any((PROJECT_ROOT / "migrations" / "versions").glob("*.py")):
-        import flask_migrate
-
         flask_migrate.upgrade()
     else:
         db.metadata.create_all(db.engine)

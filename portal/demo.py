@@ -15,6 +15,7 @@ import random
 import re
 import time
 import unicodedata
+from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +61,7 @@ _SMALL_COMPANY_PATTERNS = tuple(EMAIL_PATTERNS)
 
 # Business lines only: NANP numbers (US) cannot be told apart from mobiles, so
 # phonenumbers reports them as FIXED_LINE_OR_MOBILE; anything typed MOBILE is out.
-BUSINESS_PHONE_TYPES = frozenset({PhoneNumberType.MOBILE}) | frozenset(
+BUSINESS_PHONE_TYPES = frozenset(
     {PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 )
 
@@ -102,7 +103,7 @@ COUNTRIES = (
         ("Dallas", "214", 10), ("Miami", "305", 10),
     )),
     Country("GB", 15, "co.uk", "en_GB", ("Ltd", "Limited", "plc", "LLP"), (
-        ("London", "7", 10), ("Manchester", "161", 10), ("Birmingham", "121", 10),
+        ("London", "20", 10), ("Manchester", "161", 10), ("Birmingham", "121", 10),
         ("Leeds", "113", 10), ("Glasgow", "141", 10), ("Edinburgh", "131", 10),
         ("Bristol", "117", 10), ("Cambridge", "1223", 10),
     )),
@@ -931,6 +932,19 @@ def _is_business_line(e164: str) -> bool:
     )
 
 
+# Cumulative odds of the rarer states; everybody else is active.
+_STATE_ODDS = (0.005, 0.025, 0.035)
+_STATES = ("held", "disputed", "graveyard", "active")
+
+
+class _EmailWords(dict):
+    """Names folded for email addresses, each computed once."""
+
+    def __missing__(self, name: str) -> str:
+        word = self[name] = _email_word(name)
+        return word
+
+
 def _contact_batches(
     rng: random.Random, plan: Sequence[_Company], now_ts: int, writer: _Writer
 ) -> Iterator[list[tuple]]:
@@ -938,7 +952,7 @@ def _contact_batches(
     titles, title_cum, classes = _title_table()
     pools = {c.code: _name_pool(c.locale) for c in COUNTRIES}
     every_pool = list(pools.values())
-    folded: dict[str, str] = {}
+    email_words = _EmailWords()
     timestamp = writer.timestamp
     batch: list[tuple] = []
     for company in plan:
@@ -962,20 +976,20 @@ def _contact_batches(
         cities = company.country.cities
         for i, title in enumerate(c_suite + staff):
             first, last = firsts[i], lasts[i]
-            f = folded.get(first) or folded.setdefault(first, _email_word(first))
-            la = folded.get(last) or folded.setdefault(last, _email_word(last))
-            local = make_local(f, la)
+            local = make_local(email_words[first], email_words[last])
             if local in used:
                 suffix = 2
                 while f"{local}{suffix}" in used:
                     suffix += 1
                 local = f"{local}{suffix}"
             used.add(local)
+            # About 70% of business contacts come with a direct line.
             phone = (
                 f"{phone_prefix}{next(extensions):0{digits}d}"
                 if rng.random() < 0.7
                 else None
             )
+            # Most people work at headquarters; some at a branch or abroad.
             where = rng.random()
             if where < 0.88:
                 city, country = home_city, home_country
@@ -984,16 +998,8 @@ def _contact_batches(
             else:
                 abroad = rng.choice(COUNTRIES)
                 city, country = rng.choice(abroad.cities)[0], abroad.code
-            roll = rng.random()
-            state = (
-                "held"
-                if roll < 0.005
-                else "disputed"
-                if roll < 0.025
-                else "graveyard"
-                if roll < 0.035
-                else "active"
-            )
+            state = _STATES[bisect(_STATE_ODDS, rng.random())]
+            # A few contacts were never confirmed after they were added.
             if rng.random() < 0.06:
                 confirmed = None
                 latest = now_ts - 7 * _DAY
@@ -1036,7 +1042,8 @@ class _Writer:
     would store them, so the ORM reads back aware UTC datetimes.
     """
 
-    offset = ""
+    # What follows the seconds in the stored text.
+    time_suffix = ""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -1050,7 +1057,7 @@ class _Writer:
                 "%Y-%m-%d"
             )
         hour, rest = divmod(second, 3600)
-        return f"{date} {hour:02d}:{rest // 60:02d}:{rest % 60:02d}{self.offset}"
+        return f"{date} {hour:02d}:{rest // 60:02d}:{rest % 60:02d}{self.time_suffix}"
 
     def insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         raise NotImplementedError
@@ -1058,7 +1065,7 @@ class _Writer:
 
 class _SQLiteWriter(_Writer):
     # SQLAlchemy's SQLite DATETIME format: naive UTC with microseconds.
-    offset = ".000000"
+    time_suffix = ".000000"
 
     def insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         sql = (
@@ -1073,29 +1080,28 @@ class _SQLiteWriter(_Writer):
 
 
 class _PostgresWriter(_Writer):
-    offset = "+00"
-    _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+    time_suffix = "+00"
 
     def insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        escapes = self._ESCAPES
-        lines = "".join(
-            "\t".join(
-                "\\N"
-                if v is None
-                else v.translate(escapes)
-                if isinstance(v, str)
-                else str(v)
-                for v in row
-            )
-            + "\n"
-            for row in rows
-        )
+        data = "".join("\t".join(map(_copy_text, row)) + "\n" for row in rows)
         driver = self.conn.connection.driver_connection
         with (
             driver.cursor() as cursor,
             cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
-            copy.write(lines)
+            copy.write(data)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: object) -> str:
+    """``value`` as a field of COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
 
 
 def _writer_for(conn: Connection) -> _Writer:
