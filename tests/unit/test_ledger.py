@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -100,13 +102,15 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         # A member of its own per example: the database outlives each run.
         self.member_id = self.factories.make_member().id
+        # Not id(self): addresses are reused between examples, keys must not be.
+        self.prefix = f"machine-{uuid.uuid4().hex}"
         self.counter = 0
         self.pending: list[LedgerEntry] = []
         self.expected = 0
 
     def key(self) -> str:
         self.counter += 1
-        return f"machine-{id(self)}-{self.counter}"
+        return f"{self.prefix}-{self.counter}"
 
     @rule(amount=st.integers(min_value=1, max_value=50))
     def credit_vested(self, amount):
