@@ -14,7 +14,6 @@ import math
 import random
 import re
 import time
-import unicodedata
 from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,8 +27,10 @@ from faker import Faker
 from phonenumbers import PhoneNumberType
 from sqlalchemy import Connection, func, select
 
+from portal.dialects import BulkWriter, bulk_writer
 from portal.extensions import db
 from portal.models import Company, CompanyDomain, Contact
+from portal.normalise import ascii_fold, normalise_company_name
 from portal.titles import classify_title
 
 CONTACTS_PER_COMPANY = 50
@@ -379,68 +380,11 @@ _SENIORITY_WEIGHTS = {
     "vp": 3,
 }
 
-# Lower-cased, punctuation-free legal forms, stripped from the end of a name.
-_LEGAL_SUFFIXES = (
-    "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "plc", "corp",
-    "corporation", "co", "dac", "gmbh", "mbh", "ag", "kg", "kgaa", "ohg", "gbr",
-    "gesbr", "og", "ev", "eg", "ug", "se", "stiftung", "sa", "sas", "sarl", "sad",
-    "sat", "sau", "scp", "scom", "scoop", "sl", "sll", "slne", "slu", "bv", "nv",
-    "ab", "hb", "as", "asa", "aps", "oy", "oyj", "spa", "srl", "lda", "pty", "pte",
-)  # fmt: skip
-_TRAILING_LEGAL_FORM = re.compile(
-    r"(?:\s+(?:and\s+)?(?:" + "|".join(_LEGAL_SUFFIXES) + r"))+$"
-)
-# Dots and slashes sit inside legal forms ("S.r.l.", "A/S"): drop them so the
-# form stays one word; every other punctuation mark separates words.
-_ABBREVIATION_MARKS = re.compile(r"[./'’]")
-_PUNCTUATION = re.compile(r"[^\w\s]|_")
-_SPACES = re.compile(r"\s+")
-
-_FOLD = str.maketrans(
-    {
-        "ä": "ae",
-        "ö": "oe",
-        "ü": "ue",
-        "ß": "ss",
-        "æ": "ae",
-        "ø": "oe",
-        "å": "aa",
-        "œ": "oe",
-        "ł": "l",
-        "đ": "d",
-        "ð": "d",
-        "þ": "th",
-        "ı": "i",
-    }
-)
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _DOMAIN_STOP_WORDS = frozenset({"and", "und", "et", "e", "y", "og", "och", "en", "the"})
 _SURNAME_PARTICLES = frozenset(
     {"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le"}
 )
-
-
-def ascii_fold(text: str) -> str:
-    """Lower-case ``text`` and spell it in ASCII ("José" -> "jose").
-
-    German, Scandinavian and ligature letters get their conventional ASCII
-    spellings ("Müller" -> "mueller", "Søren" -> "soeren", "Weiß" -> "weiss");
-    other accents are dropped; characters with no ASCII form disappear.
-    """
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLD))
-    return decomposed.encode("ascii", "ignore").decode("ascii")
-
-
-def normalise_company_name(name: str) -> str:
-    """The form company matching compares: "Müller GmbH & Co. KG" -> "müller".
-
-    Lower case, "&" read as "and", legal forms (Inc, LLC, Ltd, plc, GmbH, AG,
-    S.A., B.V., A/S, ...) removed from the end, punctuation removed, whitespace
-    collapsed. A name that is nothing but a legal form keeps it. Accents stay.
-    """
-    lowered = _ABBREVIATION_MARKS.sub("", name.lower().replace("&", " and "))
-    words = _SPACES.sub(" ", _PUNCTUATION.sub(" ", lowered)).strip()
-    return _TRAILING_LEGAL_FORM.sub("", words).strip() or words
 
 
 def _email_word(name: str) -> str:
@@ -486,7 +430,7 @@ def generate_demo_data(
     report = progress or (lambda percent, message: None)
 
     with db.engine.connect() as conn:
-        writer = _writer_for(conn)
+        writer = bulk_writer(conn)
         with conn.begin():
             _refuse_loaded_seed(conn, plan, seed)
             taken = _taken_domains(conn)
@@ -771,7 +715,7 @@ _COMPANY_COLUMNS = (
 )
 
 
-def _company_rows(plan: Sequence[_Company], writer: _Writer) -> list[tuple]:
+def _company_rows(plan: Sequence[_Company], writer: BulkWriter) -> list[tuple]:
     return [
         (
             c.name,
@@ -946,7 +890,7 @@ class _EmailWords(dict):
 
 
 def _contact_batches(
-    rng: random.Random, plan: Sequence[_Company], now_ts: int, writer: _Writer
+    rng: random.Random, plan: Sequence[_Company], now_ts: int, writer: BulkWriter
 ) -> Iterator[list[tuple]]:
     """Contact rows, company by company, in lists of about ``BATCH_SIZE``."""
     titles, title_cum, classes = _title_table()
@@ -1030,87 +974,3 @@ def _contact_batches(
             batch = []
     if batch:
         yield batch
-
-
-# --- writing -----------------------------------------------------------------
-
-
-class _Writer:
-    """Bulk inserts on the driver connection behind ``conn``.
-
-    ``timestamp`` renders epoch seconds the way SQLAlchemy's ``UTCDateTime``
-    would store them, so the ORM reads back aware UTC datetimes.
-    """
-
-    # What follows the seconds in the stored text.
-    time_suffix = ""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._days: dict[int, str] = {}
-
-    def timestamp(self, epoch: int) -> str:
-        day, second = divmod(epoch, _DAY)
-        date = self._days.get(day)
-        if date is None:
-            date = self._days[day] = datetime.fromtimestamp(day * _DAY, UTC).strftime(
-                "%Y-%m-%d"
-            )
-        hour, rest = divmod(second, 3600)
-        return f"{date} {hour:02d}:{rest // 60:02d}:{rest % 60:02d}{self.time_suffix}"
-
-    def insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        raise NotImplementedError
-
-
-class _SQLiteWriter(_Writer):
-    # SQLAlchemy's SQLite DATETIME format: naive UTC with microseconds.
-    time_suffix = ".000000"
-
-    def insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' for _ in columns)})"
-        )
-        cursor = self.conn.connection.driver_connection.cursor()
-        try:
-            cursor.executemany(sql, rows)
-        finally:
-            cursor.close()
-
-
-class _PostgresWriter(_Writer):
-    time_suffix = "+00"
-
-    def insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        data = "".join("\t".join(map(_copy_text, row)) + "\n" for row in rows)
-        driver = self.conn.connection.driver_connection
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            copy.write(data)
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: object) -> str:
-    """``value`` as a field of COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    return str(value)
-
-
-def _writer_for(conn: Connection) -> _Writer:
-    dialect = conn.dialect
-    if dialect.name == "sqlite":
-        return _SQLiteWriter(conn)
-    if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        return _PostgresWriter(conn)
-    raise NotImplementedError(
-        f"demo data loads into SQLite or PostgreSQL with psycopg 3, "
-        f"not {dialect.name}+{dialect.driver}"
-    )

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.dialects import insert_for
 from portal.extensions import db
 from portal.models import EntryKind, EntryState, LedgerEntry, PointBalance
 from portal.models.base import utcnow
@@ -56,9 +55,7 @@ def write_transaction() -> Iterator[Session]:
 
 
 def _ensure_balance_row(session: Session, member_id: int) -> None:
-    insert = (
-        pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    )
+    insert = insert_for(session.get_bind())
     session.execute(
         insert(PointBalance)
         .values(member_id=member_id, vested=0)

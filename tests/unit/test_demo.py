@@ -17,11 +17,10 @@ from portal.demo import (
     EMAIL_PATTERNS,
     TITLE_CATALOGUE,
     DemoDataExists,
-    ascii_fold,
     generate_demo_data,
-    normalise_company_name,
 )
 from portal.models import Company, CompanyDomain, Contact
+from portal.normalise import ascii_fold, normalise_company_name
 from portal.titles import classify_title
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
