@@ -2,19 +2,44 @@
 
 from portal.models.accounts import Member, MemberSession, Organisation, Role
 from portal.models.audit import AuditEntry
+from portal.models.contributions import (
+    ConfirmationSource,
+    ContactConfirmation,
+    ContributionFile,
+    ContributionRow,
+    FileState,
+    Revision,
+    RevisionKind,
+    RevisionSource,
+    RowOutcome,
+)
 from portal.models.directory import Company, CompanyDomain, Contact, ContactState
 from portal.models.jobs import JobRun, JobState
 from portal.models.ledger import EntryKind, EntryState, LedgerEntry, PointBalance
+from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
 from portal.models.outbox import OutboxMessage, OutboxState
+from portal.models.privacy import SuppressionEntry
+from portal.models.reveals import Disclosure, DisclosureChannel, Unlock
 
 __all__ = [
     "AuditEntry",
     "Company",
+    "Disclosure",
+    "DisclosureChannel",
     "CompanyDomain",
+    "ConfirmationSource",
     "Contact",
+    "ContactConfirmation",
+    "ContactState",
+    "ContributionFile",
+    "ContributionRow",
     "EntryKind",
     "EntryState",
-    "ContactState",
+    "FileState",
+    "Flag",
+    "FlagKind",
+    "FlagSource",
+    "FlagState",
     "JobRun",
     "JobState",
     "LedgerEntry",
@@ -24,5 +49,11 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "PointBalance",
+    "Revision",
+    "RevisionKind",
+    "RevisionSource",
     "Role",
+    "RowOutcome",
+    "SuppressionEntry",
+    "Unlock",
 ]

@@ -21,6 +21,15 @@ class ContactState(enum.StrEnum):
     # Left the company or invalid; never revealable.
     GRAVEYARD = "graveyard"
 
+    @property
+    def label(self) -> str:
+        return {
+            "active": "Active",
+            "held": "Held for review",
+            "disputed": "Disputed",
+            "graveyard": "No longer there",
+        }[self.value]
+
 
 class Company(db.Model):
     __tablename__ = "companies"

@@ -1,0 +1,110 @@
+"""Flags: the items moderators triage."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, text_enum, utcnow
+
+
+class FlagKind(enum.StrEnum):
+    # Members' challenges.
+    WRONG_INFO = "wrong_info"
+    LEFT_COMPANY = "left_company"
+    DUPLICATE = "duplicate"
+    PERSONAL_DATA = "personal_data"
+    # Raised at entry.
+    DOMAIN_MISMATCH = "domain_mismatch"
+    POSSIBLE_DUPLICATE = "possible_duplicate"
+
+    @property
+    def is_challenge(self) -> bool:
+        return self in CHALLENGE_KINDS
+
+    @property
+    def label(self) -> str:
+        return FLAG_LABELS[self]
+
+
+CHALLENGE_KINDS = frozenset(
+    {
+        FlagKind.WRONG_INFO,
+        FlagKind.LEFT_COMPANY,
+        FlagKind.DUPLICATE,
+        FlagKind.PERSONAL_DATA,
+    }
+)
+FLAG_LABELS = {
+    FlagKind.WRONG_INFO: "Wrong information",
+    FlagKind.LEFT_COMPANY: "Left the company",
+    FlagKind.DUPLICATE: "Duplicate of another contact",
+    FlagKind.PERSONAL_DATA: "Holds personal data",
+    FlagKind.DOMAIN_MISMATCH: "Email domain does not match the company",
+    FlagKind.POSSIBLE_DUPLICATE: "Contributor says: a different person",
+}
+
+
+class FlagSource(enum.StrEnum):
+    CHALLENGE = "challenge"
+    ENTRY_CHECK = "entry_check"
+    SUBJECT = "subject"
+    CUSTOMER = "customer"
+    SWEEP = "sweep"
+
+
+class FlagState(enum.StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+    @property
+    def resolved(self) -> bool:
+        return self in (FlagState.UPHELD, FlagState.DISMISSED)
+
+
+class Flag(db.Model):
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[FlagKind] = mapped_column(text_enum(FlagKind, "flag_kind"))
+    source: Mapped[FlagSource] = mapped_column(text_enum(FlagSource, "flag_source"))
+    state: Mapped[FlagState] = mapped_column(
+        text_enum(FlagState, "flag_state"), default=FlagState.OPEN
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    # The revision the flag is about (whose contributor is rewarded or penalised).
+    revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_revisions.id", ondelete="SET NULL")
+    )
+    # For duplicates: the other contact.
+    related_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    reporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    details: Mapped[str] = mapped_column(Text, default="")
+    # Lower is more urgent: people's disputes 0, challenges 10, entry checks 20.
+    priority: Mapped[int] = mapped_column(Integer, default=20)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    moderator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    resolution: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    contact = relationship("Contact", foreign_keys=[contact_id])
+    reporter = relationship("Member", foreign_keys=[reporter_id])
+
+    __table_args__ = (
+        Index("ix_flags_state_priority_due", "state", "priority", "due_at"),
+    )
