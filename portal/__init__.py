@@ -109,9 +109,20 @@ def _register_blueprints(app: Flask) -> None:
     from portal.account.routes import bp as account_bp
     from portal.admin.routes import bp as admin_bp
     from portal.auth.routes import bp as auth_bp
+    from portal.contacts.mine import bp as my_bp
+    from portal.contacts.routes import bp as contacts_bp
     from portal.jobs.routes import bp as jobs_bp
     from portal.main.routes import bp as main_bp
     from portal.points.routes import bp as points_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, points_bp, admin_bp, jobs_bp):
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        account_bp,
+        contacts_bp,
+        my_bp,
+        points_bp,
+        admin_bp,
+        jobs_bp,
+    ):
         app.register_blueprint(blueprint)

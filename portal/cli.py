@@ -121,6 +121,21 @@ def worker_command(burst: bool, queues: str | None) -> None:
     worker.work(burst=burst, with_scheduler=True)
 
 
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the cron scheduler that queues recurring jobs (run exactly one)."""
+    from rq.cron import CronScheduler
+
+    from workers.jobs import start_scheduled_job
+
+    app = current_app._get_current_object()
+    cron = CronScheduler(connection=app.extensions["redis"], name="tessera")
+    for kind, schedule in app.config["SCHEDULED_JOBS"].items():
+        cron.register(start_scheduled_job, "default", args=(kind,), cron=schedule)
+    cron.start()
+
+
 def create_demo_accounts() -> list[tuple[str, str, str]]:
     """Create one account per role; returns (email, role, password) rows."""
     from portal.auth.services import find_member, register_member
@@ -173,6 +188,7 @@ def dev_command(port: int, host: str) -> None:
     python = sys.executable
     children = [
         subprocess.Popen([python, "-m", "portal.cli", "worker"], env=env),
+        subprocess.Popen([python, "-m", "portal.cli", "scheduler"], env=env),
         subprocess.Popen(
             [
                 python,
@@ -288,6 +304,7 @@ def init_app(app: Flask) -> None:
         seed_command,
         create_user_command,
         worker_command,
+        scheduler_command,
         dev_command,
         points_group,
     ):

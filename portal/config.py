@@ -46,14 +46,14 @@ def instance_path() -> Path:
     return Path(env_str("TESSERA_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH)))
 
 
-def persistent_secret_key(folder: Path) -> str:
+def persistent_secret_key(folder: Path, name: str = "secret_key") -> str:
     """Return the secret key kept under ``folder``, generating it once.
 
     The key never lives in code: a fresh install gets a random one that survives
     restarts (so sessions stay valid) and is readable by its owner only.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    key_file = folder / "secret_key"
+    key_file = folder / name
     if not key_file.exists():
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -92,6 +92,9 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         ),
         "LOGIN_LIMIT_PER_IP": env_str("LOGIN_LIMIT_PER_IP", "20 per 15 minutes"),
         "REGISTER_LIMIT_PER_IP": env_str("REGISTER_LIMIT_PER_IP", "10 per hour"),
+        # The live duplicate warning answers "is this person known?": limit it
+        # so it cannot be used to check addresses in bulk.
+        "DUPLICATE_CHECK_LIMIT": env_str("DUPLICATE_CHECK_LIMIT", "300 per hour"),
         "MAIL_SERVER": env_str("MAIL_SERVER"),
         "MAIL_PORT": env_int("MAIL_PORT", 25),
         "MAIL_USERNAME": env_str("MAIL_USERNAME"),
@@ -107,12 +110,43 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "JOB_RESULT_TTL_SECONDS": env_int("JOB_RESULT_TTL_SECONDS", 86400),
         "JOB_FAILURE_TTL_SECONDS": env_int("JOB_FAILURE_TTL_SECONDS", 7 * 86400),
         "JOB_RETRY_INTERVALS": [10, 60, 300],
+        # Recurring jobs (kind -> cron expression, UTC) run by `portal scheduler`.
+        "SCHEDULED_JOBS": {"vest_points": env_str("VEST_POINTS_CRON", "7 * * * *")},
         "PAGE_SIZE": env_int("PAGE_SIZE", 25),
         "SIGNUP_GRANT_POINTS": env_int("SIGNUP_GRANT_POINTS", 20),
+        # The points economy (SPEC section 3).
+        "CONTRIBUTION_POINTS": env_int("CONTRIBUTION_POINTS", 5),
+        "UPDATE_POINTS": env_int("UPDATE_POINTS", 5),
+        "PAID_UPDATE_INTERVAL_DAYS": env_int("PAID_UPDATE_INTERVAL_DAYS", 30),
+        "VESTING_DAYS": env_int("VESTING_DAYS", 14),
+        "CHALLENGE_REWARD_POINTS": env_int("CHALLENGE_REWARD_POINTS", 2),
+        "BAD_CONTRIBUTION_PENALTY": env_int("BAD_CONTRIBUTION_PENALTY", 5),
+        "REFUND_WINDOW_DAYS": env_int("REFUND_WINDOW_DAYS", 30),
+        "RATING_WINDOW_DAYS": env_int("RATING_WINDOW_DAYS", 45),
+        "ROOKIE_DAILY_CAP": env_int("ROOKIE_DAILY_CAP", 5),
+        "PROSPECTOR_DAILY_CAP": env_int("PROSPECTOR_DAILY_CAP", 20),
+        "PROSPECTOR_VESTED_CONTRIBUTIONS": env_int(
+            "PROSPECTOR_VESTED_CONTRIBUTIONS", 20
+        ),
+        "CLOSER_DAILY_CAP": env_int("CLOSER_DAILY_CAP", 100),
+        "CLOSER_VESTED_CONTRIBUTIONS": env_int("CLOSER_VESTED_CONTRIBUTIONS", 25),
+        "CLOSER_MIN_RATING_PERCENT": env_int("CLOSER_MIN_RATING_PERCENT", 80),
+        "REVEAL_COST": env_int("REVEAL_COST", 10),
+        "ROYALTY_POINTS": env_int("ROYALTY_POINTS", 1),
+        "REVEAL_DAILY_LIMIT": env_int("REVEAL_DAILY_LIMIT", 100),
+        "CONTRIBUTION_FILE_MAX_ROWS": env_int("CONTRIBUTION_FILE_MAX_ROWS", 5000),
+        "CONTRIBUTION_FILE_MAX_BYTES": env_int(
+            "CONTRIBUTION_FILE_MAX_BYTES", 5 * 1024 * 1024
+        ),
+        # Keys the suppression list's HMACs; like SECRET_KEY, generated once
+        # into instance/ when not set. Rotating it forgets every suppression.
+        "SUPPRESSION_KEY": env_str("SUPPRESSION_KEY"),
     }
     settings.update(overrides or {})
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = persistent_secret_key(folder)
+    if not settings["SUPPRESSION_KEY"]:
+        settings["SUPPRESSION_KEY"] = persistent_secret_key(folder, "suppression_key")
     if not settings["SQLALCHEMY_DATABASE_URI"]:
         settings["SQLALCHEMY_DATABASE_URI"] = sqlite_url(folder)
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(

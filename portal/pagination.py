@@ -31,9 +31,16 @@ class Page:
         return self.number < self.pages
 
 
-def paginate(statement: Select, raw_page: str | None, size: int | None = None) -> Page:
+def paginate(
+    statement: Select,
+    raw_page: str | None,
+    size: int | None = None,
+    *,
+    scalars: bool = True,
+) -> Page:
     """Fetch one page of ``statement``; a missing, bad or too-large page number
-    gives the nearest real page rather than an error."""
+    gives the nearest real page rather than an error. ``scalars=False`` keeps
+    whole rows, for statements selecting more than one thing."""
     size = size or current_app.config["PAGE_SIZE"]
     total = db.session.scalar(
         select(func.count()).select_from(statement.order_by(None).subquery())
@@ -44,5 +51,7 @@ def paginate(statement: Select, raw_page: str | None, size: int | None = None) -
         number = 1
     pages = max(1, -(-(total or 0) // size))
     number = min(max(1, number), pages)
-    items = db.session.scalars(statement.limit(size).offset((number - 1) * size)).all()
+    page_statement = statement.limit(size).offset((number - 1) * size)
+    result = db.session.execute(page_statement)
+    items = result.scalars().all() if scalars else result.all()
     return Page(items=list(items), number=number, size=size, total=total or 0)

@@ -27,6 +27,8 @@ FAILURE_CALLBACK = "workers.runtime.record_job_failure"
 JOB_KINDS: dict[str, tuple[str, str]] = {
     "seed_demo_data": ("workers.jobs.seed_demo_data", "low"),
     "deliver_email": ("workers.jobs.deliver_email", "high"),
+    "process_contribution_file": ("workers.jobs.process_contribution_file", "default"),
+    "vest_points": ("workers.jobs.vest_points", "low"),
 }
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask import Flask, request
 from flask_login import current_user
 
+from portal.masking import mask_email
 from portal.models import Role
 
 
@@ -20,6 +21,8 @@ class NavItem:
 
 NAVIGATION = (
     NavItem("main.home", "Home"),
+    NavItem("contacts.new", "Contribute"),
+    NavItem("my.contacts", "My contacts"),
     NavItem("points.overview", "Points"),
     NavItem("account.profile", "Profile"),
     NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),
@@ -40,6 +43,14 @@ def format_datetime(value: datetime | None) -> str:
     if value is None:
         return "—"
     return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+def format_date(value: datetime | None) -> str:
+    """ "2 Nov 2026", the way provenance reads."""
+    if value is None:
+        return "—"
+    value = value.astimezone(UTC)
+    return f"{value.day} {value:%b %Y}"
 
 
 def format_relative(value: datetime | None) -> str:
@@ -73,6 +84,8 @@ def format_number(value: object) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["mask_email"] = mask_email
     app.jinja_env.filters["relative"] = format_relative
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}"
     app.jinja_env.filters["number"] = format_number

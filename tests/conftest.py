@@ -178,7 +178,7 @@ def run_jobs(app):
         )
         worker.work(burst=True, with_scheduler=False)
         _db.session.expire_all()
-        return worker.successful_job_count + worker.failed_job_count
+        return worker.jobs_performed
 
     return run
 

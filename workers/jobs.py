@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal import demo, mail
+from flask import current_app
+
+from portal import demo, mail, queue
+from portal.contacts import imports
 from portal.extensions import db
-from portal.models import JobRun, OutboxMessage, OutboxState
+from portal.models import (
+    ContributionFile,
+    FileState,
+    JobRun,
+    OutboxMessage,
+    OutboxState,
+)
+from portal.models.base import utcnow
+from portal.points import services as points
+from portal.points.services import Rules
 from workers.runtime import Progress, tracked_job
 
 
@@ -35,3 +47,51 @@ def deliver_email(run: JobRun, progress: Progress) -> dict[str, Any]:
         db.session.commit()  # keep the failed attempt on the outbox row
         raise
     return {"message_id": message.id}
+
+
+@tracked_job
+def process_contribution_file(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Run a member's contributed CSV through the contribution checks."""
+    config = current_app.config
+    contribution = db.session.get(ContributionFile, run.subject_id)
+    if contribution is None:
+        raise LookupError(f"contribution file {run.subject_id} does not exist")
+    try:
+        counts = imports.process_file(
+            db.session,
+            contribution,
+            rules=Rules.from_config(config),
+            suppression_key=config["SUPPRESSION_KEY"],
+            max_rows=config["CONTRIBUTION_FILE_MAX_ROWS"],
+            now=utcnow,
+            progress=progress,
+        )
+    except Exception as exc:
+        db.session.rollback()
+        contribution.state = FileState.ERROR
+        contribution.message = (
+            "Processing stopped with an error; the rows already in the report "
+            f"are kept and a retry carries on from there. ({type(exc).__name__})"
+        )
+        db.session.commit()
+        raise
+    return {"file_id": contribution.id, "state": contribution.state.value, **counts}
+
+
+@tracked_job
+def vest_points(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Vest pending points whose challenge window has passed."""
+    moved = points.vest_due_points(
+        db.session, Rules.from_config(current_app.config), utcnow()
+    )
+    return {"vested_entries": moved}
+
+
+def start_scheduled_job(kind: str) -> int:
+    """What the cron scheduler enqueues: record a tracked run of ``kind``.
+
+    Going through ``start_job`` keeps the database as the record of every
+    job, scheduled or not."""
+    run = queue.start_job(kind)
+    db.session.commit()
+    return run.id

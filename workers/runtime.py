@@ -173,3 +173,12 @@ class AppWorker(_AppContextMixin, Worker):
 
 class InProcessWorker(_AppContextMixin, SimpleWorker):
     """Runs jobs in this process: for tests and for ``--burst`` debugging."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # How many jobs this worker ran, whatever their outcome.
+        self.jobs_performed = 0
+
+    def perform_job(self, job, queue, execution):  # type: ignore[override]
+        self.jobs_performed += 1
+        return super().perform_job(job, queue, execution)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal import ledger
 from portal.extensions import db
 from portal.models import EntryKind, LedgerEntry
+from portal.models.base import utcnow
 from portal.pagination import paginate
+from portal.points.services import (
+    Rules,
+    contributions_today,
+    member_tier,
+)
 from portal.rendering import render
 
 bp = Blueprint("points", __name__)
@@ -29,6 +35,8 @@ def overview():
     else:
         kind = None
     page = paginate(statement, request.args.get("page"))
+    now = utcnow()
+    rules = Rules.from_config(current_app.config)
     return render(
         "points/overview.html",
         "points/_history.html",
@@ -36,4 +44,7 @@ def overview():
         page=page,
         kind=kind,
         kinds=list(EntryKind),
+        rules=rules,
+        tier=member_tier(db.session, current_user.id, rules, now),
+        today=contributions_today(db.session, current_user.id, now),
     )

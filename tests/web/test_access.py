@@ -12,6 +12,8 @@ ROUTES = {
     "/auth/login": set(ROLES),
     "/account/profile": {"member", "org_admin", "moderator", "admin"},
     "/points": {"member", "org_admin", "moderator", "admin"},
+    "/contacts/new": {"member", "org_admin", "moderator", "admin"},
+    "/contacts/import": {"member", "org_admin", "moderator", "admin"},
     "/admin": {"admin"},
     "/admin/jobs": {"admin"},
     "/admin/outbox": {"admin"},
@@ -73,3 +75,53 @@ def test_admin_navigation_only_for_admins(client, auth, make_member):
     auth.logout()
     auth.login("adm@northwind.example")
     assert 'href="/admin"' in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("role", "owner", "expected"),
+    [
+        ("member", True, 200),
+        ("member", False, 404),
+        ("org_admin", False, 404),
+        ("moderator", False, 200),
+        ("admin", False, 200),
+    ],
+)
+def test_held_contact_access(
+    client, auth, make_member, make_contact, role, owner, expected
+):
+    """A held contact is visible to its contributor and to staff only."""
+    from portal.models import ContactState
+
+    member = make_member(email=f"{role}@northwind.example", role=role)
+    contact = make_contact(
+        state=ContactState.HELD, owner_id=member.id if owner else None
+    )
+    auth.login(f"{role}@northwind.example")
+    assert client.get(f"/contacts/{contact.id}").status_code == expected
+
+
+def test_contribution_file_belongs_to_uploader(client, auth, make_member, db):
+    """Another member's file and report are 404; an admin may look."""
+    from portal.models import ContributionFile
+
+    owner = make_member(email="owner@northwind.example")
+    make_member(email="other@northwind.example")
+    make_member(email="boss@northwind.example", role="admin")
+    contribution = ContributionFile(
+        member_id=owner.id, filename="a.csv", content=b"x", attestation="yes"
+    )
+    db.session.add(contribution)
+    db.session.commit()
+    for email, expected in (
+        ("other@northwind.example", 404),
+        ("owner@northwind.example", 200),
+        ("boss@northwind.example", 200),
+    ):
+        auth.login(email)
+        assert client.get(f"/contacts/import/{contribution.id}").status_code == expected
+        assert (
+            client.get(f"/contacts/import/{contribution.id}/report.csv").status_code
+            == expected
+        )
+        auth.logout()

@@ -1,0 +1,110 @@
+"""'My contacts': everything the member has revealed, searchable, exportable."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from flask_login import current_user, login_required
+from sqlalchemy import Select, or_, select
+
+from portal.csvfiles import iter_csv
+from portal.extensions import db
+from portal.models import Company, Contact, Disclosure, DisclosureChannel, Unlock
+from portal.models.base import utcnow
+from portal.pagination import paginate
+from portal.rendering import render
+
+bp = Blueprint("my", __name__, url_prefix="/my")
+
+EXPORT_HEADER = (
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "company_domain",
+    "email",
+    "phone",
+    "city",
+    "country",
+    "revealed_at",
+    "last_confirmed_at",
+)
+
+
+def _revealed(text: str) -> Select:
+    """The member's revealed contacts, newest reveal first, optionally filtered."""
+    statement = (
+        select(Contact, Unlock.created_at)
+        .join(Unlock, Unlock.contact_id == Contact.id)
+        .join(Company, Company.id == Contact.company_id)
+        .where(Unlock.member_id == current_user.id)
+        .order_by(Unlock.created_at.desc(), Unlock.id.desc())
+    )
+    for word in text.split()[:8]:
+        pattern = f"%{word[:100]}%"
+        statement = statement.where(
+            or_(
+                Contact.first_name.ilike(pattern),
+                Contact.last_name.ilike(pattern),
+                Contact.title.ilike(pattern),
+                Contact.email.ilike(pattern),
+                Company.name.ilike(pattern),
+            )
+        )
+    return statement
+
+
+@bp.get("/contacts")
+@login_required
+def contacts():
+    text = (request.args.get("q") or "").strip()[:200]
+    page = paginate(_revealed(text), request.args.get("page"), scalars=False)
+    return render("my/contacts.html", "my/_contacts_table.html", page=page, q=text)
+
+
+@bp.get("/contacts.csv")
+@login_required
+def export():
+    """Every revealed contact as CSV; each exported contact is a disclosure."""
+    rows = db.session.execute(_revealed("")).all()
+    now = utcnow()
+    db.session.add_all(
+        Disclosure(
+            contact_id=contact.id,
+            member_id=current_user.id,
+            organisation_id=current_user.organisation_id,
+            channel=DisclosureChannel.EXPORT,
+            created_at=now,
+        )
+        for contact, _ in rows
+    )
+    body = "".join(
+        iter_csv(
+            EXPORT_HEADER,
+            (
+                (
+                    c.first_name,
+                    c.last_name,
+                    c.title,
+                    c.company.name,
+                    c.company.domain,
+                    c.email,
+                    c.phone,
+                    c.city,
+                    c.country,
+                    revealed_at.date().isoformat(),
+                    c.last_confirmed_at.date().isoformat()
+                    if c.last_confirmed_at
+                    else "",
+                )
+                for c, revealed_at in rows
+            ),
+        )
+    )
+    db.session.commit()
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="tessera-my-contacts.csv"'
+        },
+    )

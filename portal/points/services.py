@@ -1,0 +1,377 @@
+"""The points economy's rules on top of the ledger: what a contribution or an
+update earns, when pending points vest, what an upheld or dismissed challenge
+does, tiers with their daily caps, and the contributor rating.
+
+Every movement goes through ``portal.ledger`` with an idempotency key derived
+from what caused it, so running any of these twice changes nothing.
+Functions flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from portal import ledger
+from portal.models import (
+    Contact,
+    ContactState,
+    EntryKind,
+    EntryState,
+    Flag,
+    FlagState,
+    LedgerEntry,
+    Revision,
+    RevisionKind,
+    RevisionSource,
+    Unlock,
+)
+from portal.models.moderation import CHALLENGE_KINDS
+
+REVISIONS = Revision.__tablename__
+# Revisions that count against the daily cap: a member's own contributions.
+MEMBER_SOURCES = (RevisionSource.FORM, RevisionSource.CSV)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The economy's numbers, from configuration (``Rules.from_config``)."""
+
+    contribution_points: int = 5
+    update_points: int = 5
+    paid_update_interval_days: int = 30
+    vesting_days: int = 14
+    challenge_reward_points: int = 2
+    bad_contribution_penalty: int = 5
+    refund_window_days: int = 30
+    rating_window_days: int = 45
+    rookie_daily_cap: int = 5
+    prospector_daily_cap: int = 20
+    prospector_vested_contributions: int = 20
+    closer_daily_cap: int = 100
+    closer_vested_contributions: int = 25
+    closer_min_rating_percent: int = 80
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Rules:
+        return cls(
+            **{
+                name: int(config[name.upper()])
+                for name in cls.__dataclass_fields__
+                if name.upper() in config
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    daily_cap: int
+    # What reaching the next tier takes, in words; None at the top.
+    next_tier: str | None
+    next_requirement: str | None
+    vested_contributions: int
+    rating: float | None
+
+
+def vested_contributions(session: Session, member_id: int) -> int:
+    return session.scalar(
+        select(func.count()).where(
+            LedgerEntry.member_id == member_id,
+            LedgerEntry.kind == EntryKind.CONTRIBUTION,
+            LedgerEntry.state == EntryState.VESTED,
+        )
+    )
+
+
+def contributor_rating(
+    session: Session, member_id: int, rules: Rules, now: datetime
+) -> float | None:
+    """Share of the member's contributions in the rating window that were not
+    upheld as bad; None when they contributed nothing in the window."""
+    since = now - timedelta(days=rules.rating_window_days)
+    recent = (
+        select(Revision.id)
+        .where(
+            Revision.member_id == member_id,
+            Revision.kind == RevisionKind.CONTRIBUTION,
+            Revision.created_at >= since,
+        )
+        .subquery()
+    )
+    total = session.scalar(select(func.count()).select_from(recent))
+    if not total:
+        return None
+    bad = session.scalar(
+        select(func.count(func.distinct(Flag.revision_id))).where(
+            Flag.revision_id.in_(select(recent.c.id)), Flag.state == FlagState.UPHELD
+        )
+    )
+    return (total - bad) / total
+
+
+def member_tier(session: Session, member_id: int, rules: Rules, now: datetime) -> Tier:
+    vested = vested_contributions(session, member_id)
+    rating = contributor_rating(session, member_id, rules, now)
+    rating_ok = rating is None or rating * 100 >= rules.closer_min_rating_percent
+    if vested >= rules.closer_vested_contributions and rating_ok:
+        return Tier("Closer", rules.closer_daily_cap, None, None, vested, rating)
+    if vested >= rules.prospector_vested_contributions:
+        needs = f"{rules.closer_vested_contributions} vested contributions"
+        if not rating_ok or vested >= rules.closer_vested_contributions:
+            needs += f" and a rating of {rules.closer_min_rating_percent}% or more"
+        return Tier(
+            "Prospector", rules.prospector_daily_cap, "Closer", needs, vested, rating
+        )
+    return Tier(
+        "Rookie",
+        rules.rookie_daily_cap,
+        "Prospector",
+        f"{rules.prospector_vested_contributions} vested contributions",
+        vested,
+        rating,
+    )
+
+
+def start_of_day(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def contributions_today(session: Session, member_id: int, now: datetime) -> int:
+    """New contacts and updates the member made since midnight UTC."""
+    return session.scalar(
+        select(func.count()).where(
+            Revision.member_id == member_id,
+            Revision.kind.in_((RevisionKind.CONTRIBUTION, RevisionKind.UPDATE)),
+            Revision.source.in_(MEMBER_SOURCES),
+            Revision.created_at >= start_of_day(now),
+        )
+    )
+
+
+def award_contribution(session: Session, revision: Revision, rules: Rules) -> None:
+    """The pending points for a new contact, once per contributing revision."""
+    _award_pending(session, revision, rules.contribution_points, EntryKind.CONTRIBUTION)
+
+
+def award_update(session: Session, revision: Revision, rules: Rules) -> None:
+    """The pending points for a meaningful update, once per revision."""
+    _award_pending(session, revision, rules.update_points, EntryKind.UPDATE)
+
+
+def _award_pending(session, revision: Revision, amount: int, kind: EntryKind) -> None:
+    ledger.record(
+        session,
+        revision.member_id,
+        amount,
+        kind,
+        f"{kind.value}:{revision.id}",
+        state=EntryState.PENDING,
+        reference=revision,
+    )
+
+
+def paid_update_due(
+    session: Session, contact_id: int, rules: Rules, now: datetime
+) -> bool:
+    """True when no update to this contact earned points in the interval."""
+    since = now - timedelta(days=rules.paid_update_interval_days)
+    paid = session.scalar(
+        select(
+            exists().where(
+                LedgerEntry.kind == EntryKind.UPDATE,
+                LedgerEntry.state != EntryState.VOID,
+                LedgerEntry.reference_type == REVISIONS,
+                LedgerEntry.reference_id == Revision.id,
+                Revision.contact_id == contact_id,
+                Revision.created_at >= since,
+            )
+        )
+    )
+    return not paid
+
+
+def _pending_for_revisions(revision_ids) -> Any:
+    return select(LedgerEntry).where(
+        LedgerEntry.state == EntryState.PENDING,
+        LedgerEntry.kind.in_((EntryKind.CONTRIBUTION, EntryKind.UPDATE)),
+        LedgerEntry.reference_type == REVISIONS,
+        LedgerEntry.reference_id.in_(revision_ids),
+    )
+
+
+def vest_contact_points(session: Session, contact_id: int) -> int:
+    """Vest every pending contribution/update entry on a contact that has been
+    confirmed; returns how many entries moved."""
+    revision_ids = select(Revision.id).where(Revision.contact_id == contact_id)
+    entries = session.scalars(_pending_for_revisions(revision_ids)).all()
+    return sum(ledger.vest(session, entry) for entry in entries)
+
+
+def vest_due_points(
+    session: Session, rules: Rules, now: datetime, *, batch_size: int = 500
+) -> int:
+    """Vest pending contribution/update points older than the vesting window
+    whose contact is active: a held contact waits for a moderator, a disputed
+    one for its challenge, and an upheld challenge has already voided them.
+    Idempotent; returns how many entries moved."""
+    cutoff = now - timedelta(days=rules.vesting_days)
+    statement = (
+        select(LedgerEntry)
+        .join(
+            Revision,
+            and_(
+                LedgerEntry.reference_type == REVISIONS,
+                LedgerEntry.reference_id == Revision.id,
+            ),
+        )
+        .join(Contact, Contact.id == Revision.contact_id)
+        .where(
+            LedgerEntry.state == EntryState.PENDING,
+            LedgerEntry.kind.in_((EntryKind.CONTRIBUTION, EntryKind.UPDATE)),
+            LedgerEntry.created_at <= cutoff,
+            Contact.state == ContactState.ACTIVE,
+        )
+        .order_by(LedgerEntry.id)
+        .limit(batch_size)
+    )
+    moved = 0
+    last_id = 0
+    while True:
+        entries = session.scalars(statement.where(LedgerEntry.id > last_id)).all()
+        if not entries:
+            return moved
+        moved += sum(ledger.vest(session, entry) for entry in entries)
+        last_id = entries[-1].id
+        session.flush()
+
+
+def _penalise(session: Session, member_id: int, amount: int, key: str, flag: Flag):
+    """Take up to ``amount`` vested points: the balance never goes below zero,
+    so a member with fewer points loses what they have."""
+    while amount > 0:
+        available = ledger.vested_balance(session, member_id)
+        take = min(amount, available)
+        if take == 0:
+            return
+        try:
+            ledger.record(
+                session, member_id, -take, EntryKind.PENALTY, key, reference=flag
+            )
+            return
+        except ledger.InsufficientPoints:
+            continue
+
+
+def settle_upheld_challenge(
+    session: Session,
+    flag: Flag,
+    rules: Rules,
+    now: datetime,
+    *,
+    moderator_id: int | None,
+    resolution: str,
+    penalise: bool = True,
+    refund: bool = False,
+) -> None:
+    """The ledger effects of upholding a flag, all in the caller's transaction:
+    the reporter's reward; the contributor's pending points on the revision at
+    fault voided and (``penalise``) a penalty; and (``refund``, when the contact
+    is graveyarded) a refund of every reveal of it in the refund window."""
+    if flag.state.resolved:
+        raise ValueError(f"flag {flag.id} is already {flag.state.value}")
+    flag.state = FlagState.UPHELD
+    flag.moderator_id = moderator_id
+    flag.resolution = resolution
+    flag.resolved_at = now
+    if flag.reporter_id is not None and flag.kind.is_challenge:
+        ledger.record(
+            session,
+            flag.reporter_id,
+            rules.challenge_reward_points,
+            EntryKind.CHALLENGE_REWARD,
+            f"flag:{flag.id}:reward",
+            reference=flag,
+        )
+    revision = session.get(Revision, flag.revision_id) if flag.revision_id else None
+    if revision is not None and revision.member_id is not None:
+        for entry in session.scalars(_pending_for_revisions([revision.id])):
+            ledger.void(session, entry)
+        if penalise:
+            _penalise(
+                session,
+                revision.member_id,
+                rules.bad_contribution_penalty,
+                f"flag:{flag.id}:penalty",
+                flag,
+            )
+    if refund and flag.contact_id is not None:
+        refund_recent_unlocks(session, flag.contact_id, rules, now)
+    session.flush()
+
+
+def settle_dismissed_challenge(
+    session: Session,
+    flag: Flag,
+    now: datetime,
+    *,
+    moderator_id: int | None,
+    resolution: str,
+) -> None:
+    """Dismiss a flag: no points move; a disputed contact with no other open
+    challenge is active again (and its pending points vest on schedule)."""
+    if flag.state.resolved:
+        raise ValueError(f"flag {flag.id} is already {flag.state.value}")
+    flag.state = FlagState.DISMISSED
+    flag.moderator_id = moderator_id
+    flag.resolution = resolution
+    flag.resolved_at = now
+    session.flush()
+    contact = session.get(Contact, flag.contact_id) if flag.contact_id else None
+    if (
+        contact is not None
+        and contact.state == ContactState.DISPUTED
+        and not open_challenges(session, contact.id)
+    ):
+        contact.state = ContactState.ACTIVE
+    session.flush()
+
+
+def open_challenges(session: Session, contact_id: int) -> list[Flag]:
+    return list(
+        session.scalars(
+            select(Flag).where(
+                Flag.contact_id == contact_id,
+                Flag.kind.in_(CHALLENGE_KINDS),
+                Flag.state.in_((FlagState.OPEN, FlagState.CLAIMED)),
+            )
+        )
+    )
+
+
+def refund_recent_unlocks(
+    session: Session, contact_id: int, rules: Rules, now: datetime
+) -> int:
+    """Give back what each member paid to reveal this contact in the refund
+    window, once per unlock. Returns how many refunds were written."""
+    since = now - timedelta(days=rules.refund_window_days)
+    unlocks = session.scalars(
+        select(Unlock).where(
+            Unlock.contact_id == contact_id, Unlock.created_at >= since, Unlock.cost > 0
+        )
+    ).all()
+    for unlock in unlocks:
+        ledger.record(
+            session,
+            unlock.member_id,
+            unlock.cost,
+            EntryKind.REFUND,
+            f"refund:unlock:{unlock.id}",
+            reference=unlock,
+        )
+    return len(unlocks)

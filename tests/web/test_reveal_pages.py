@@ -1,0 +1,155 @@
+"""Revealing from the contact page, and "My contacts" with its CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from portal import ledger
+from portal.models import (
+    ContactState,
+    Disclosure,
+    DisclosureChannel,
+    EntryKind,
+)
+from tests.conftest import csrf_token_from
+
+EMAIL = "grace.hopper@navy-systems.com"
+
+
+@pytest.fixture
+def buyer(make_member, auth, db):
+    member = make_member(email="buyer@northwind.example")
+    ledger.record(db.session, member.id, 25, EntryKind.PURCHASE, "fund")
+    db.session.commit()
+    auth.login("buyer@northwind.example")
+    return member
+
+
+@pytest.fixture
+def contact(make_contact, make_company, make_member):
+    owner = make_member(email="owner@northwind.example")
+    company = make_company(name="Navy Systems", domain="navy-systems.com")
+    return make_contact(
+        company=company,
+        first_name="Grace",
+        last_name="Hopper",
+        email=EMAIL,
+        phone="+442079460958",
+        owner_id=owner.id,
+    )
+
+
+def reveal(client, contact_id, htmx=False):
+    token = csrf_token_from(
+        client.get(f"/contacts/{contact_id}").get_data(as_text=True)
+    )
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(
+        f"/contacts/{contact_id}/unlock", data={"csrf_token": token}, headers=headers
+    )
+
+
+def test_email_and_phone_hidden_until_revealed(client, buyer, contact, db):
+    """Before: masked everywhere in the page; after: shown, points spent once."""
+    before = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert EMAIL not in before and "grace.hopper" not in before
+    assert "+442079460958" not in before
+    response = reveal(client, contact.id, htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert EMAIL in html and "+442079460958" in html
+    assert "Revealed for 10 points" in html
+    again = reveal(client, contact.id)
+    assert "viewing it again is free" in again.get_data(as_text=True)
+    assert ledger.vested_balance(db.session, buyer.id) == 15
+
+
+def test_not_enough_points_says_how_to_earn(client, auth, make_member, contact, db):
+    """A member with too few points gets 402 and a way to earn more."""
+    make_member(email="poor@northwind.example")
+    auth.login("poor@northwind.example")
+    response = reveal(client, contact.id)
+    assert response.status_code == 402
+    html = response.get_data(as_text=True)
+    assert "contributing contacts" in html
+    assert EMAIL not in html
+
+
+def test_graveyard_contact_cannot_be_revealed(client, buyer, contact, db):
+    """A graveyard contact is refused with 409 and nothing is charged."""
+    contact.state = ContactState.GRAVEYARD
+    db.session.commit()
+    response = reveal(client, contact.id)
+    assert response.status_code == 409
+    assert ledger.vested_balance(db.session, buyer.id) == 25
+
+
+def test_daily_limit_answers_429(app, client, buyer, contact, make_contact):
+    """Past the daily reveal limit the answer is a clear 429 page."""
+    app.config["REVEAL_DAILY_LIMIT"] = 1
+    reveal(client, contact.id)
+    other = make_contact()
+    response = reveal(client, other.id)
+    assert response.status_code == 429
+    assert "daily limit" in response.get_data(as_text=True)
+
+
+def test_my_contacts_lists_filters_and_exports_escaped(
+    client, buyer, contact, make_contact, db
+):
+    """Revealed contacts are listed and filterable; the export escapes formulas
+    and records a disclosure per contact."""
+    tricky = make_contact(first_name="=cmd", last_name="Evil", title="@SUM(A1)")
+    buyer_ledger = ledger.vested_balance(db.session, buyer.id)
+    assert buyer_ledger == 25
+    reveal(client, contact.id)
+    reveal(client, tricky.id)
+    listing = client.get("/my/contacts").get_data(as_text=True)
+    assert EMAIL in listing
+    filtered = client.get(
+        "/my/contacts?q=navy", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert EMAIL in filtered and "Evil" not in filtered
+    response = client.get("/my/contacts.csv")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    by_last = {row["last_name"]: row for row in rows}
+    assert by_last["Hopper"]["email"] == EMAIL
+    assert by_last["Evil"]["first_name"] == "'=cmd"
+    assert by_last["Evil"]["title"] == "'@SUM(A1)"
+    assert by_last["Hopper"]["phone"].startswith("'+")
+    exports = db.session.scalar(
+        select(func.count()).where(Disclosure.channel == DisclosureChannel.EXPORT)
+    )
+    assert exports == 2
+
+
+def test_my_contacts_shows_only_own_reveals(client, auth, buyer, contact, make_member):
+    """Another member's list does not include this member's reveals."""
+    reveal(client, contact.id)
+    make_member(email="other@northwind.example")
+    auth.logout()
+    auth.login("other@northwind.example")
+    assert EMAIL not in client.get("/my/contacts").get_data(as_text=True)
+    assert EMAIL not in client.get("/my/contacts.csv").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["moderator", "admin"])
+def test_staff_see_details_and_each_view_is_audited(
+    client, auth, make_member, contact, db, role
+):
+    """Staff see email and phone without paying; the view is in the audit log."""
+    from portal.models import AuditEntry
+
+    make_member(email=f"{role}@northwind.example", role=role)
+    auth.login(f"{role}@northwind.example")
+    html = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert EMAIL in html
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "contact.details_viewed")
+    ).one()
+    assert entry.target_id == str(contact.id)
