@@ -299,6 +299,90 @@ def points_adjust_command(email: str, delta: int, reason: str) -> None:
     click.echo(f"{delta:+d} points for {member.email}; vested balance now {balance}.")
 
 
+@click.group("contacts")
+def contacts_group() -> None:
+    """Contacts in the directory."""
+
+
+@contacts_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every row not loaded as active (refused, duplicate, held) here.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rows per committed batch (default 20,000).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes checking rows; 0: none (default: one per CPU for big files).",
+)
+@with_appcontext
+def contacts_import_command(
+    file: Path,
+    report_path: Path | None,
+    batch_size: int | None,
+    workers: int | None,
+) -> None:
+    """Load a CSV of contacts into the pool: a trusted operator import."""
+    from portal.audit import record_audit
+    from portal.contacts import operator_import
+    from portal.csvfiles import CsvRejected, iter_csv
+    from portal.models.base import utcnow
+
+    started = time.perf_counter()
+    try:
+        parsed = operator_import.open_import_file(file)
+    except CsvRejected as exc:
+        raise click.ClickException(f"{file}: {exc.message}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"{file}: {exc.strerror or exc}") from exc
+    total = parsed.row_count or 0
+    summary = operator_import.ImportSummary(total_rows=total, started=started)
+    batch_size = batch_size or operator_import.BATCH_SIZE
+    if workers is None:
+        workers = operator_import.default_workers(total, batch_size)
+    rows = operator_import.import_contacts(
+        parsed,
+        db.engine,
+        suppression_key=current_app.config["SUPPRESSION_KEY"],
+        now=utcnow(),
+        summary=summary,
+        batch_size=batch_size,
+        workers=workers,
+        progress=lambda done: click.echo(operator_import.progress_line(done)),
+    )
+    click.echo(f"Importing {summary.total_rows:,} rows from {file}…")
+    if report_path is None:
+        for _ in rows:
+            pass
+    else:
+        try:
+            report = report_path.open("w", encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise click.ClickException(f"{report_path}: {exc.strerror}") from exc
+        with report:
+            lines = (row.cells() for row in rows)
+            for chunk in iter_csv(operator_import.REPORT_HEADER, lines):
+                report.write(chunk)
+    record_audit(
+        "contacts.imported_by_operator",
+        actor=None,
+        details={"file": file.name, **summary.as_dict()},
+    )
+    db.session.commit()
+    click.echo(operator_import.summary_line(summary))
+    if report_path is not None:
+        click.echo(f"Report: {report_path}")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         seed_command,
@@ -307,6 +391,7 @@ def init_app(app: Flask) -> None:
         scheduler_command,
         dev_command,
         points_group,
+        contacts_group,
     ):
         app.cli.add_command(command)
 
