@@ -109,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.account.routes import bp as account_bp
     from portal.admin.routes import bp as admin_bp
     from portal.auth.routes import bp as auth_bp
+    from portal.companies.routes import bp as companies_bp
     from portal.contacts.mine import bp as my_bp
     from portal.contacts.routes import bp as contacts_bp
     from portal.jobs.routes import bp as jobs_bp
@@ -121,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
         account_bp,
         contacts_bp,
         my_bp,
+        companies_bp,
         points_bp,
         admin_bp,
         jobs_bp,

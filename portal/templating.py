@@ -23,6 +23,7 @@ NAVIGATION = (
     NavItem("main.home", "Home"),
     NavItem("contacts.new", "Contribute"),
     NavItem("my.contacts", "My contacts"),
+    NavItem("companies.index", "Companies"),
     NavItem("points.overview", "Points"),
     NavItem("account.profile", "Profile"),
     NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),

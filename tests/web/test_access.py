@@ -14,6 +14,8 @@ ROUTES = {
     "/points": {"member", "org_admin", "moderator", "admin"},
     "/contacts/new": {"member", "org_admin", "moderator", "admin"},
     "/contacts/import": {"member", "org_admin", "moderator", "admin"},
+    "/my/contacts": {"member", "org_admin", "moderator", "admin"},
+    "/companies": {"member", "org_admin", "moderator", "admin"},
     "/admin": {"admin"},
     "/admin/jobs": {"admin"},
     "/admin/outbox": {"admin"},

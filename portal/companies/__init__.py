@@ -1,0 +1,1 @@
+"""Company pages: the company list with search, and each company's contacts."""
