@@ -10,6 +10,18 @@ from portal.models import Company, Contact, Member, Role
 from portal.models.accounts import MemberStatus
 
 DEFAULT_PASSWORD = "correct horse battery"
+# One complete, valid business contact, as a form or CSV row would give it.
+PRIYA = {
+    "first_name": "Priya",
+    "last_name": "Raman",
+    "title": "VP Sales EMEA",
+    "company": "Brightwater Analytics",
+    "company_domain": "brightwater-analytics.com",
+    "email": "priya.raman@brightwater-analytics.com",
+    "phone": "+44 20 7946 0958",
+    "city": "London",
+    "country": "GB",
+}
 # Hashing is deliberately slow; tests share one hash of the default password.
 _DEFAULT_HASH = hash_password(DEFAULT_PASSWORD)
 

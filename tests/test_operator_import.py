@@ -27,18 +27,7 @@ from portal.models import (
     RevisionSource,
 )
 from portal.suppression import SUPPRESSED_MESSAGE, suppress
-
-PRIYA = {
-    "first_name": "Priya",
-    "last_name": "Raman",
-    "title": "VP Sales EMEA",
-    "company": "Brightwater Analytics",
-    "company_domain": "brightwater-analytics.com",
-    "email": "priya.raman@brightwater-analytics.com",
-    "phone": "+44 20 7946 0958",
-    "city": "London",
-    "country": "GB",
-}
+from tests.factories import PRIYA
 
 
 def person(**overrides: str) -> dict[str, str]:

@@ -6,28 +6,17 @@ from flask import Blueprint, Response, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select, or_, select
 
-from portal.csvfiles import iter_csv
+from portal.csvfiles import CONTACT_FIELDS, iter_csv
+from portal.disclosures import record_disclosures
 from portal.extensions import db
-from portal.models import Company, Contact, Disclosure, DisclosureChannel, Unlock
+from portal.models import Company, Contact, DisclosureChannel, Unlock
 from portal.models.base import utcnow
 from portal.pagination import paginate
 from portal.rendering import render
 
 bp = Blueprint("my", __name__, url_prefix="/my")
 
-EXPORT_HEADER = (
-    "first_name",
-    "last_name",
-    "title",
-    "company",
-    "company_domain",
-    "email",
-    "phone",
-    "city",
-    "country",
-    "revealed_at",
-    "last_confirmed_at",
-)
+EXPORT_HEADER = (*CONTACT_FIELDS, "revealed_at", "last_confirmed_at")
 
 
 def _revealed(text: str) -> Select:
@@ -67,15 +56,12 @@ def export():
     """Every revealed contact as CSV; each exported contact is a disclosure."""
     rows = db.session.execute(_revealed("")).all()
     now = utcnow()
-    db.session.add_all(
-        Disclosure(
-            contact_id=contact.id,
-            member_id=current_user.id,
-            organisation_id=current_user.organisation_id,
-            channel=DisclosureChannel.EXPORT,
-            created_at=now,
-        )
-        for contact, _ in rows
+    record_disclosures(
+        db.session,
+        (contact.id for contact, _ in rows),
+        current_user._get_current_object(),
+        DisclosureChannel.EXPORT,
+        now,
     )
     body = "".join(
         iter_csv(

@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import ledger
+from portal.disclosures import record_disclosures
 from portal.models import (
     Contact,
     ContactState,
-    Disclosure,
     DisclosureChannel,
     EntryKind,
     Member,
@@ -140,14 +140,5 @@ def reveal_contact(
             f"royalty:{unlock.id}",
             reference=unlock,
         )
-    session.add(
-        Disclosure(
-            contact_id=contact.id,
-            member_id=member.id,
-            organisation_id=member.organisation_id,
-            channel=DisclosureChannel.UNLOCK,
-            created_at=now,
-        )
-    )
-    session.flush()
+    record_disclosures(session, [contact.id], member, DisclosureChannel.UNLOCK, now)
     return Reveal(unlock, charged=True)

@@ -23,6 +23,7 @@ from portal.models import (
 )
 from portal.points.services import Rules
 from portal.suppression import SUPPRESSED_MESSAGE, suppress
+from tests.factories import PRIYA
 
 KEY = "test-suppression-key"
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -30,19 +31,7 @@ RULES = Rules()
 
 
 def values(**overrides):
-    base = {
-        "first_name": "Priya",
-        "last_name": "Raman",
-        "title": "VP Sales EMEA",
-        "company": "Brightwater Analytics",
-        "company_domain": "brightwater-analytics.com",
-        "email": "priya.raman@brightwater-analytics.com",
-        "phone": "+44 20 7946 0958",
-        "city": "London",
-        "country": "GB",
-    }
-    base.update(overrides)
-    return base
+    return {**PRIYA, **overrides}
 
 
 @pytest.fixture

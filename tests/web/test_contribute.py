@@ -8,19 +8,9 @@ from sqlalchemy import func, select
 from portal import ledger
 from portal.models import Contact, ContactState, Flag, FlagKind
 from tests.conftest import csrf_token_from
+from tests.factories import PRIYA
 
-FORM = {
-    "first_name": "Priya",
-    "last_name": "Raman",
-    "title": "VP Sales EMEA",
-    "company": "Brightwater Analytics",
-    "company_domain": "brightwater-analytics.com",
-    "email": "priya.raman@brightwater-analytics.com",
-    "phone": "+44 20 7946 0958",
-    "city": "London",
-    "country": "GB",
-    "attest": "y",
-}
+FORM = {**PRIYA, "attest": "y"}
 
 
 @pytest.fixture
