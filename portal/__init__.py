@@ -115,11 +115,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.jobs.routes import bp as jobs_bp
     from portal.main.routes import bp as main_bp
     from portal.points.routes import bp as points_bp
+    from portal.search.routes import bp as search_bp
 
     for blueprint in (
         main_bp,
         auth_bp,
         account_bp,
+        search_bp,
         contacts_bp,
         my_bp,
         companies_bp,

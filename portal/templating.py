@@ -21,6 +21,7 @@ class NavItem:
 
 NAVIGATION = (
     NavItem("main.home", "Home"),
+    NavItem("search.search", "Search"),
     NavItem("contacts.new", "Contribute"),
     NavItem("my.contacts", "My contacts"),
     NavItem("companies.index", "Companies"),

@@ -20,6 +20,13 @@ from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.privacy import SuppressionEntry
 from portal.models.reveals import Disclosure, DisclosureChannel, Unlock
+from portal.models.search import (
+    SearchNumber,
+    SearchScratch,
+    SearchTerm,
+    SearchVariant,
+    SearchWord,
+)
 
 __all__ = [
     "AuditEntry",
@@ -54,6 +61,11 @@ __all__ = [
     "RevisionSource",
     "Role",
     "RowOutcome",
+    "SearchNumber",
+    "SearchScratch",
+    "SearchTerm",
+    "SearchVariant",
+    "SearchWord",
     "SuppressionEntry",
     "Unlock",
 ]

@@ -98,7 +98,20 @@ class Contact(db.Model):
 
     company: Mapped[Company] = relationship()
 
-    __table_args__ = (Index("ix_contacts_state_company", "state", "company_id"),)
+    __table_args__ = (
+        Index("ix_contacts_state_company", "state", "company_id"),
+        # Search (portal.search): matching names, titles and cities, and the
+        # freshest first (PostgreSQL needs NULLS LAST in the index to use it).
+        Index("ix_contacts_last_first", "last_name", "first_name"),
+        Index("ix_contacts_first_name", "first_name"),
+        Index("ix_contacts_title", "title"),
+        Index("ix_contacts_city", "city"),
+        Index(
+            "ix_contacts_last_confirmed_at",
+            "last_confirmed_at",
+            postgresql_ops={"last_confirmed_at": "DESC NULLS LAST"},
+        ),
+    )
 
     @property
     def full_name(self) -> str:

@@ -1,0 +1,1 @@
+"""Search: finding contacts by name, title, company and filters, typo-tolerant."""
