@@ -893,6 +893,9 @@ _NUMERIC = re.compile(r"[+-]?[0-9][0-9 .,()/-]*")
 # --- Row checks ---------------------------------------------------------------
 
 _FORMULA_STARTS = frozenset(("=", "@", "+", "-", "\t", "\r"))
+# On the way out a leading NUL is escaped too: some spreadsheets drop it and
+# read what follows as the cell's start.
+_ESCAPE_STARTS = _FORMULA_STARTS | {"\0"}
 _ALWAYS_FORMULA = frozenset(("=", "@", "\t", "\r"))
 # After a leading + or -, digits with phone-number punctuation are data
 # ("+44 20 7946 0958", "-12.5", "-"); anything else, an operator or a letter,
@@ -1034,7 +1037,7 @@ _CHUNK_CHARS = 65_536
 def formula_escape(value: object) -> str:
     """Return ``value`` as cell text that no spreadsheet will run as a formula.
 
-    None is "". Text starting with = + - @ tab or carriage return, or with
+    None is "". Text starting with = + - @ tab, carriage return or NUL, or with
     whitespace followed by one of those, gets a leading apostrophe (OWASP's
     CSV injection advice). That includes phone numbers such as "+44 20 7946
     0958" and "-" on purpose: telling a harmless "+44 ..." from a hostile
@@ -1048,7 +1051,7 @@ def formula_escape(value: object) -> str:
     if isinstance(value, int | float | Decimal):
         return str(value)
     text = value if isinstance(value, str) else str(value)
-    if text[:1] in _FORMULA_STARTS or text.lstrip()[:1] in _FORMULA_STARTS:
+    if text[:1] in _ESCAPE_STARTS or text.lstrip()[:1] in _ESCAPE_STARTS:
         return "'" + text
     return text
 

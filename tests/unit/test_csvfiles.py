@@ -701,6 +701,7 @@ def test_write_csv_escapes_formulas_and_quotes_per_rfc4180():
         ("-", "'-"),
         (" =cmd", "' =cmd"),
         ("\r=x", "'\r=x"),
+        ("\0=x", "'\0=x"),
         ("a=b", "a=b"),
         ("", ""),
     ],

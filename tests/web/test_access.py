@@ -16,6 +16,7 @@ ROUTES = {
     "/contacts/import": {"member", "org_admin", "moderator", "admin"},
     "/my/contacts": {"member", "org_admin", "moderator", "admin"},
     "/companies": {"member", "org_admin", "moderator", "admin"},
+    "/search": {"member", "org_admin", "moderator", "admin"},
     "/admin": {"admin"},
     "/admin/jobs": {"admin"},
     "/admin/outbox": {"admin"},
