@@ -169,7 +169,8 @@ def duplicate_warning():
         "contacts/_duplicate_warning.html",
         candidates=candidates,
         same_email=same_email,
-        chosen=None,
+        # Re-rendering as the member types keeps the answer they already chose.
+        chosen=request.args.get("duplicate_decision"),
     )
 
 

@@ -215,3 +215,19 @@ def test_duplicate_check_is_rate_limited(app, client, member):
         for _ in range(4)
     ]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_duplicate_warning_keeps_the_chosen_answer(client, member, db):
+    """Typing after choosing "different person" does not clear the choice."""
+    post_form(client)
+    html = client.get(
+        "/contacts/new/duplicates",
+        query_string={
+            "first_name": "Pirya",
+            "last_name": "Raman",
+            "company": "Brightwater Analytics",
+            "duplicate_decision": "different",
+        },
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert 'value="different" checked' in html
