@@ -174,3 +174,38 @@ def test_points_adjust_writes_entry_and_audit(app, db, make_member):
         points_group, ["adjust", "no@x.example", "5", "--reason", "r"]
     )
     assert unknown.exit_code != 0 and "No member has the email" in unknown.output
+
+
+def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
+    """portal scheduler announces itself in Redis with the vesting job on its
+    cron schedule, and stops cleanly on Ctrl-C."""
+    import json
+
+    env = dict(
+        os.environ,
+        DATABASE_URL=app_config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=app_config["REDIS_URL"],
+        TESSERA_INSTANCE_PATH=app_config["INSTANCE_PATH"],
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "scheduler"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        jobs = None
+        while time.monotonic() < deadline and jobs is None:
+            raw = redis.hget("rq:cron_scheduler:tessera", "cron_jobs")
+            jobs = json.loads(raw) if raw else None
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert jobs is not None, output
+    assert [(job["func_name"], job["cron"]) for job in jobs] == [
+        ("workers.jobs.start_scheduled_job", "7 * * * *")
+    ]
+    assert process.returncode == 0, output
