@@ -35,6 +35,7 @@ from portal.points.services import Rules
 
 REPORT_HEADER = ("row", "outcome", "reason", "contact_id", *CONTACT_FIELDS)
 COMMIT_EVERY = 100
+FINISHED = (FileState.COMPLETED, FileState.PENDING_REVIEW, FileState.REJECTED)
 REPORT_CELL_CHARS = 500
 OUTCOME_FOR_STATUS = {
     "accepted": RowOutcome.ACCEPTED,
@@ -118,7 +119,10 @@ def process_file(
     progress: Callable[[int, str], None],
 ) -> dict[str, int]:
     """Run every row of the file through ``services.contribute``; commits in
-    batches so progress shows and a retry resumes. Returns the counts."""
+    batches so progress shows and a retry resumes. Returns the counts; a file
+    already finished is left as it is."""
+    if contribution.state in FINISHED:
+        return contribution.counts
     contribution.state = FileState.IN_PROGRESS
     contribution.message = None
     session.commit()

@@ -120,6 +120,10 @@ def test_processing_twice_adds_nobody_twice(client, member, db, run_jobs, app):
     assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
     assert db.session.scalar(select(func.count()).select_from(ContributionRow)) == 2
     assert ledger.balance(db.session, member.id).pending == 10
+    # The raw upload is gone once processed; the finished report stays as it was.
+    contribution = the_file(db)
+    assert contribution.state == FileState.COMPLETED
+    assert contribution.counts["accepted"] == 2
 
 
 @pytest.mark.parametrize(
@@ -194,3 +198,35 @@ def test_other_members_cannot_see_a_file(client, auth, member, make_member, db):
     auth.login("nosy@northwind.example")
     assert client.get(f"/contacts/import/{file_id}").status_code == 404
     assert client.get(f"/contacts/import/{file_id}/report.csv").status_code == 404
+
+
+def test_interrupted_file_resumes_without_adding_twice(client, member, db, run_jobs):
+    """A retried, unfinished file carries on from its report: reported rows are
+    skipped, and a row whose contact exists without a report line is reported
+    as a duplicate instead of being added again."""
+    from portal import queue
+
+    content = ("\n".join([HEADER, *GOOD]) + "\n").encode()
+    upload(client, content)
+    run_jobs()
+    contribution = the_file(db)
+    # Row 3's report line is missing, its contact is there.
+    contribution.state = FileState.IN_PROGRESS
+    contribution.content = content
+    db.session.execute(
+        ContributionRow.__table__.delete().where(ContributionRow.row_number == 3)
+    )
+    queue.retry_job(db.session.get(JobRun, contribution.job_run_id))
+    db.session.commit()
+    run_jobs()
+    contribution = the_file(db)
+    assert contribution.state == FileState.COMPLETED
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
+    assert contribution.counts == {
+        "accepted": 1,
+        "updated": 0,
+        "duplicate": 1,
+        "held": 0,
+        "refused": 0,
+    }
+    assert ledger.balance(db.session, member.id).pending == 10
