@@ -37,105 +37,25 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import flask_migrate
 import sqlalchemy as sa
 from faker import Faker
+from pool import BenchPool
 from rapidfuzz import fuzz, process
-from sqlalchemy.engine import make_url
 
 from portal import create_app, matching
-from portal.demo import COUNTRIES, generate_demo_data
+from portal.demo import COUNTRIES
 from portal.extensions import db
 from portal.models import Company, Contact, ContactState
 from portal.normalise import ascii_fold
 
-SQLITE_FOLDER = Path(tempfile.gettempdir()) / "tessera-bench-dedupe"
+POOL = BenchPool("dedupe")
+SQLITE_FOLDER = POOL.sqlite_folder
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tessera_bench"
 REDIS_URL = "redis://127.0.0.1:6379/13"
-WAL_FILES = ("-wal", "-shm")
-
-
-def database_url(backend: str, contacts: int, seed: int, postgres_url: str) -> str:
-    if backend == "sqlite":
-        SQLITE_FOLDER.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{SQLITE_FOLDER}/contacts-{contacts}-seed-{seed}.db"
-    ensure_postgres_database(postgres_url)
-    return postgres_url
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the benchmark database if it does not exist yet."""
-    target = make_url(url)
-    admin = sa.create_engine(
-        target.set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with admin.connect() as conn:
-            exists = conn.scalar(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                {"name": target.database},
-            )
-            if not exists:
-                quoted = conn.dialect.identifier_preparer.quote(target.database)
-                conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
-    finally:
-        admin.dispose()
-
-
-def pool_label(contacts: int, seed: int) -> str:
-    return f"tessera dedupe bench: {contacts} contacts, seed {seed}"
-
-
-def loaded_pool(contacts: int, seed: int) -> bool:
-    """Whether the database already holds exactly this seed's pool.
-
-    SQLite: the file is named for the size and seed, so the row count
-    suffices. PostgreSQL: the contacts table also carries a comment naming
-    them, set after a complete load and dropped with the table.
-    """
-    inspector = sa.inspect(db.engine)
-    if not inspector.has_table("contacts"):
-        return False
-    count = db.session.scalar(sa.text("SELECT count(*) FROM contacts"))
-    if count != contacts:
-        return False
-    if db.engine.dialect.name == "postgresql":
-        comment = inspector.get_table_comment("contacts").get("text")
-        return comment == pool_label(contacts, seed)
-    return True
-
-
-def load_pool(contacts: int, seed: int) -> float:
-    """Recreate the schema and load the pool; returns the seconds it took."""
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
-    else:
-        db.engine.dispose()
-        path = Path(db.engine.url.database)
-        for leftover in (path, *(path.with_name(path.name + s) for s in WAL_FILES)):
-            leftover.unlink(missing_ok=True)
-    flask_migrate.upgrade()
-    started = time.perf_counter()
-    generate_demo_data(contacts, seed=seed)
-    seconds = time.perf_counter() - started
-    # A live database has statistics and (PostgreSQL) a visibility map, which
-    # index-only scans need; autovacuum would get there in a while.
-    autocommit = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with autocommit.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("VACUUM ANALYZE"))
-            label = pool_label(contacts, seed).replace("'", "''")
-            conn.execute(sa.text(f"COMMENT ON TABLE contacts IS '{label}'"))
-        else:
-            conn.execute(sa.text("ANALYZE"))
-    return seconds
 
 
 # --- the query set -----------------------------------------------------------
@@ -565,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-misses", type=int, default=0)
     args = parser.parse_args(argv)
 
-    url = database_url(args.backend, args.contacts, args.seed, args.postgres_url)
+    url = POOL.database_url(args.backend, args.contacts, args.seed, args.postgres_url)
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
@@ -574,14 +494,14 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     with app.app_context():
-        if not args.reload and loaded_pool(args.contacts, args.seed):
+        if not args.reload and POOL.is_loaded(args.contacts, args.seed):
             db.session.rollback()
             flask_migrate.upgrade()
             print(f"{args.backend}: reusing the pool loaded at {url}", flush=True)
         else:
             db.session.rollback()
             print(f"{args.backend}: loading {args.contacts:,} contacts ...", flush=True)
-            seconds = load_pool(args.contacts, args.seed)
+            seconds = POOL.load(args.contacts, args.seed)
             print(f"{args.backend}: loaded in {seconds:.1f} s", flush=True)
 
         started = time.perf_counter()

@@ -40,19 +40,16 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import flask_migrate
 import sqlalchemy as sa
+from pool import BenchPool
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy.engine import make_url
 
 from portal import create_app
-from portal.demo import generate_demo_data
 from portal.extensions import db
 from portal.models import Company, Contact
 from portal.normalise import ascii_fold, normalise_company_name
@@ -62,88 +59,17 @@ from portal.search.services import (
     search_contacts,
 )
 
-SQLITE_FOLDER = Path(tempfile.gettempdir()) / "tessera-bench-search"
+POOL = BenchPool("search")
+SQLITE_FOLDER = POOL.sqlite_folder
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tessera_bench_search"
 REDIS_URL = "redis://127.0.0.1:6379/11"
 BACKENDS = ("sqlite", "postgresql")
-WAL_FILES = ("-wal", "-shm")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 TRGM_TABLE = "bench_search_trgm"
 TOP = 10
 
 
 # --- the pool ----------------------------------------------------------------
-
-
-def database_url(backend: str, contacts: int, seed: int, postgres_url: str) -> str:
-    if backend == "sqlite":
-        SQLITE_FOLDER.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{SQLITE_FOLDER}/contacts-{contacts}-seed-{seed}.db"
-    ensure_postgres_database(postgres_url)
-    return postgres_url
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the benchmark database if it does not exist yet."""
-    target = make_url(url)
-    admin = sa.create_engine(
-        target.set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with admin.connect() as conn:
-            exists = conn.scalar(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                {"name": target.database},
-            )
-            if not exists:
-                quoted = conn.dialect.identifier_preparer.quote(target.database)
-                conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
-    finally:
-        admin.dispose()
-
-
-def pool_label(contacts: int, seed: int) -> str:
-    return f"tessera search bench: {contacts} contacts, seed {seed}"
-
-
-def loaded_pool(contacts: int, seed: int) -> bool:
-    """Whether the database holds exactly this seed's pool (see bench/dedupe.py)."""
-    inspector = sa.inspect(db.engine)
-    if not inspector.has_table("contacts"):
-        return False
-    if db.session.scalar(sa.text("SELECT count(*) FROM contacts")) != contacts:
-        return False
-    if db.engine.dialect.name == "postgresql":
-        comment = inspector.get_table_comment("contacts").get("text")
-        return comment == pool_label(contacts, seed)
-    return True
-
-
-def load_pool(contacts: int, seed: int) -> float:
-    """Recreate the schema and load the pool; returns the seconds the load took
-    (search triggers included)."""
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
-    else:
-        db.engine.dispose()
-        path = Path(db.engine.url.database)
-        for leftover in (path, *(path.with_name(path.name + s) for s in WAL_FILES)):
-            leftover.unlink(missing_ok=True)
-    flask_migrate.upgrade()
-    started = time.perf_counter()
-    generate_demo_data(contacts, seed=seed)
-    seconds = time.perf_counter() - started
-    autocommit = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with autocommit.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("VACUUM ANALYZE"))
-            label = pool_label(contacts, seed).replace("'", "''")
-            conn.execute(sa.text(f"COMMENT ON TABLE contacts IS '{label}'"))
-        else:
-            conn.execute(sa.text("ANALYZE"))
-    return seconds
 
 
 # --- queries -------------------------------------------------------------------
@@ -549,18 +475,18 @@ def main(argv: list[str] | None = None) -> int:
     naive_done = False
     started = time.perf_counter()
     for backend in backends:
-        url = database_url(backend, args.contacts, args.seed, args.postgres_url)
+        url = POOL.database_url(backend, args.contacts, args.seed, args.postgres_url)
 
         def run(backend: str = backend, url: str = url) -> None:
             nonlocal naive_done
-            if not args.reload and loaded_pool(args.contacts, args.seed):
+            if not args.reload and POOL.is_loaded(args.contacts, args.seed):
                 db.session.rollback()
                 flask_migrate.upgrade()
                 print(f"{backend}: reusing the pool at {url}", flush=True)
             else:
                 db.session.rollback()
                 print(f"{backend}: loading {args.contacts:,} contacts ...", flush=True)
-                seconds = load_pool(args.contacts, args.seed)
+                seconds = POOL.load(args.contacts, args.seed)
                 print(f"{backend}: loaded in {seconds:.1f} s", flush=True)
             queries = build_queries(args.seed, args.queries)
             run_search(build_queries(args.seed, args.warmup, salt=":warm-up"))
