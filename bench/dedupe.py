@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from faker import Faker
 from pool import BenchPool
 from rapidfuzz import fuzz, process
+from report import print_columns
 
 from portal import create_app, matching
 from portal.demo import COUNTRIES
@@ -449,11 +450,7 @@ def print_table(rows: list[Figures]) -> None:
         )
         for f in rows
     ]
-    widths = [
-        max(len(c) for c in column) for column in zip(header, *cells, strict=True)
-    ]
-    for row in (header, *cells):
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    print_columns(header, cells)
 
 
 def main(argv: list[str] | None = None) -> int:

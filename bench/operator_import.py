@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from report import print_columns
 from seed import ensure_postgres_database, recreate_tables
 
 from portal import create_app
@@ -259,17 +260,8 @@ def print_table(results: list[tuple]) -> None:
         )
         for backend, rows, contacts, companies, seconds in results
     ]
-    widths = [
-        max(len(str(cell)) for cell in column)
-        for column in zip(header, *rows, strict=True)
-    ]
     print()
-    for row in (header, *rows):
-        print(
-            "  ".join(
-                cell.rjust(width) for cell, width in zip(row, widths, strict=True)
-            )
-        )
+    print_columns(header, rows)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ import flask_migrate
 import sqlalchemy as sa
 from pool import BenchPool
 from rapidfuzz import fuzz, process, utils
+from report import print_columns
 
 from portal import create_app
 from portal.extensions import db
@@ -412,12 +413,6 @@ def time_shapes(shapes: dict[str, list[dict[str, str]]], backend: str) -> list[t
     return rows
 
 
-def print_table(header: tuple, rows: list[tuple]) -> None:
-    widths = [max(len(c) for c in column) for column in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
-
-
 def figure_rows(all_figures: list[Figures]) -> list[tuple]:
     return [
         (
@@ -529,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.contacts:,} contacts, seed {args.seed}; {args.queries} queries, one "
         f"typo each; times in ms, server-side"
     )
-    print_table(
+    print_columns(
         (
             "method",
             "backend",
@@ -544,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if shape_rows:
         print()
-        print_table(
+        print_columns(
             ("other queries", "backend", "n", "p50", "p95", "max", "median results"),
             shape_rows,
         )

@@ -18,6 +18,7 @@ import time
 
 import flask_migrate
 import sqlalchemy as sa
+from report import print_columns
 from sqlalchemy.engine import make_url
 
 from portal import create_app
@@ -131,17 +132,8 @@ def print_table(results: list[tuple]) -> None:
         )
         for backend, contacts, companies, seconds in results
     ]
-    widths = [
-        max(len(str(cell)) for cell in column)
-        for column in zip(header, *rows, strict=True)
-    ]
     print()
-    for row in (header, *rows):
-        print(
-            "  ".join(
-                cell.rjust(width) for cell, width in zip(row, widths, strict=True)
-            )
-        )
+    print_columns(header, rows)
 
 
 if __name__ == "__main__":
