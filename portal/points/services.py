@@ -268,6 +268,22 @@ def _penalise(session: Session, member_id: int, amount: int, key: str, flag: Fla
             continue
 
 
+def _close_flag(
+    flag: Flag,
+    state: FlagState,
+    moderator_id: int | None,
+    resolution: str,
+    now: datetime,
+) -> None:
+    """Resolve a flag once; a second resolution raises ``ValueError``."""
+    if flag.state.resolved:
+        raise ValueError(f"flag {flag.id} is already {flag.state.value}")
+    flag.state = state
+    flag.moderator_id = moderator_id
+    flag.resolution = resolution
+    flag.resolved_at = now
+
+
 def settle_upheld_challenge(
     session: Session,
     flag: Flag,
@@ -283,12 +299,7 @@ def settle_upheld_challenge(
     the reporter's reward; the contributor's pending points on the revision at
     fault voided and (``penalise``) a penalty; and (``refund``, when the contact
     is graveyarded) a refund of every reveal of it in the refund window."""
-    if flag.state.resolved:
-        raise ValueError(f"flag {flag.id} is already {flag.state.value}")
-    flag.state = FlagState.UPHELD
-    flag.moderator_id = moderator_id
-    flag.resolution = resolution
-    flag.resolved_at = now
+    _close_flag(flag, FlagState.UPHELD, moderator_id, resolution, now)
     if flag.reporter_id is not None and flag.kind.is_challenge:
         ledger.record(
             session,
@@ -325,12 +336,7 @@ def settle_dismissed_challenge(
 ) -> None:
     """Dismiss a flag: no points move; a disputed contact with no other open
     challenge is active again (and its pending points vest on schedule)."""
-    if flag.state.resolved:
-        raise ValueError(f"flag {flag.id} is already {flag.state.value}")
-    flag.state = FlagState.DISMISSED
-    flag.moderator_id = moderator_id
-    flag.resolution = resolution
-    flag.resolved_at = now
+    _close_flag(flag, FlagState.DISMISSED, moderator_id, resolution, now)
     session.flush()
     contact = session.get(Contact, flag.contact_id) if flag.contact_id else None
     if (
