@@ -33,6 +33,14 @@ SURNAMES = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Kowalski", "Haddad", "Si
             "Rasmussen", "Schultz", "Takahashi", "Underwood", "Valdez"]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """Every test here runs at START: tiers and ratings count back from "now",
+    so a test that reads the real clock drifts out of its own window."""
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
 @pytest.fixture
 def add(db):
     """Contribute contact number ``n`` for ``member`` at the frozen clock's time."""
