@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The suite runs in parallel (pytest-xdist): one worker per core by default.
+TEST_WORKERS ?= auto
 
 .PHONY: install dev test lint bench-seed screenshot
 
@@ -22,7 +24,7 @@ dev: install
 
 test: install
 	scripts/ensure-chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

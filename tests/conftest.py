@@ -13,6 +13,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
@@ -21,7 +22,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from rq import Queue
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from portal import create_app, embedded_redis
 from portal.config import normalise_database_url
@@ -42,12 +43,57 @@ def _postgres_reset_schema(url: str) -> None:
     engine.dispose()
 
 
+def _xdist_worker_index() -> int | None:
+    """0, 1, ... under pytest-xdist (``gw0``, ``gw1``, ...); None otherwise."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") else None
+
+
+def _postgres_database_for_worker(url: str, index: int) -> str:
+    """``<db>_gw<index>``, created on first use: each xdist worker wipes its own."""
+    admin = make_url(url)
+    name = f"{admin.database}_gw{index}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def _redis_url_for_worker(url: str, index: int) -> str:
+    """Worker ``index`` uses the database number below the configured one
+    (15, 14, ...), so parallel workers never flush each other's keys."""
+    parsed = urlsplit(url)
+    number = int(parsed.path.strip("/") or 0) - index
+    if number < 0:
+        raise pytest.UsageError(
+            f"TEST_REDIS_URL names database {number + index}: too low for "
+            f"{index + 1} xdist workers (use a high number such as /15)"
+        )
+    return urlunsplit(parsed._replace(path=f"/{number}"))
+
+
 @pytest.fixture(scope="session")
 def backend(tmp_path_factory) -> Iterator[dict]:
-    """The database URL (migrated once) and Redis URL the session runs on."""
+    """The database URL (migrated once) and Redis URL the session runs on.
+
+    Under pytest-xdist each worker gets its own PostgreSQL database and Redis
+    database number, derived from ``TEST_DATABASE_URL``/``TEST_REDIS_URL``.
+    """
     root = tmp_path_factory.mktemp("backend")
     database_url = os.environ.get("TEST_DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL")
+    worker = _xdist_worker_index()
+    if worker is not None and database_url:
+        database_url = _postgres_database_for_worker(
+            normalise_database_url(database_url), worker
+        )
+    if worker is not None and redis_url:
+        redis_url = _redis_url_for_worker(redis_url, worker)
     embedded_folder = None
     if not redis_url:
         embedded_folder = root / "redis"
