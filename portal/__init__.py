@@ -40,12 +40,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from portal import cli, errors, security, templating
+    from portal import errors, security, templating
 
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
-    cli.init_app(app)
     return app
 
 

@@ -209,3 +209,48 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
         ("workers.jobs.start_scheduled_job", "7 * * * *")
     ]
     assert process.returncode == 0, output
+
+
+def test_building_the_app_imports_no_command_or_worker_code(tmp_path):
+    """create_app registers no commands: the app imports neither portal.cli nor
+    workers (the import circle portal -> cli -> workers -> portal is gone)."""
+    probe = (
+        "import sys\n"
+        "from portal import create_app\n"
+        f"create_app({{'INSTANCE_PATH': {str(tmp_path)!r}, "
+        "'REDIS_URL': 'redis://127.0.0.1:1/0'})\n"
+        "loaded = sorted(name for name in sys.modules\n"
+        "    if name == 'portal.cli' or name.split('.')[0] == 'workers')\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_portal_group_lists_every_command(tmp_path, monkeypatch):
+    """The console script's group carries the commands itself, moved ones too."""
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    monkeypatch.setenv("TESSERA_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    for name in (
+        "dev",
+        "worker",
+        "scheduler",
+        "db",
+        "seed",
+        "create-user",
+        "points",
+        "contacts",
+    ):
+        assert f"  {name} " in result.output
