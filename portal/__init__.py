@@ -56,7 +56,8 @@ def limiter_storage_uri(redis_url: str) -> str:
 
 
 def _init_extensions(app: Flask) -> None:
-    from portal import auth, queue
+    from portal import queue
+    from portal.auth.login import init_login_manager
     from portal.extensions import (
         csrf,
         db,
@@ -78,7 +79,7 @@ def _init_extensions(app: Flask) -> None:
     redis_connections.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    auth.init_login_manager(login_manager)
+    init_login_manager(login_manager)
     queue.init_app(app)
 
 
