@@ -17,8 +17,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build a configured app.
 
     ``config`` overrides settings read from the environment (tests pass their
-    database and Redis URLs here). Without ``REDIS_URL`` the embedded Redis
-    server under ``instance/`` is started, or joined if it already runs.
+    database and Redis URLs here). Without ``REDIS_URL`` the app uses the
+    embedded Redis server under ``instance/``, which the first connection
+    starts or joins (see ``portal.embedded_redis``).
     """
     settings = load_settings(config)
     app = Flask(
@@ -29,10 +30,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(settings)
     if not app.config["REDIS_URL"]:
-        socket_path = embedded_redis.ensure_server(Path(app.instance_path))
-        app.config["REDIS_URL"] = embedded_redis.socket_url(socket_path)
+        # Started (or joined) on the first connection, not here: building the
+        # app for a command that never touches Redis leaves nothing running.
+        app.config["REDIS_URL"] = embedded_redis.socket_url(
+            embedded_redis.socket_path(Path(app.instance_path))
+        )
+        app.config["REDIS_EMBEDDED"] = True
     app.config.setdefault(
         "RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"])
+    )
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS", embedded_redis.client_options(app.config)
     )
     if app.config["PROXY_FIX"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -78,67 +75,6 @@ def test_db_upgrade_on_an_existing_database_is_a_no_op(app, db, make_member):
     make_member(email="keep@northwind.example")
     upgrade()
     assert db.session.scalar(select(Member.email)) == "keep@northwind.example"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def test_portal_dev_runs_everything_and_stops_cleanly(tmp_path):
-    """portal dev: migrates, loads demo data, serves, and stops all on Ctrl-C."""
-    instance = tmp_path / "instance"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key
-        not in {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL"}
-    }
-    env["TESSERA_INSTANCE_PATH"] = str(instance)
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "dev", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        status = None
-        while time.monotonic() < deadline:
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/healthz")
-                if status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        assert status == 200, "the dev server did not come up"
-        status, login = _get(f"http://127.0.0.1:{port}/auth/login")
-        assert status == 200 and "Log in" in login
-        assert Path(instance / "redis.sock").exists()
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
-    assert "Demo accounts (passwords are shown only this once):" in output
-    assert "admin@tessera.example" in output
-    assert "Stopped." in output
-    assert not Path(instance / "redis.sock").exists()
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0, (
-            "the web server still listens"
-        )
 
 
 def test_points_adjust_writes_entry_and_audit(app, db, make_member):

@@ -82,8 +82,16 @@ def dev_command(port: int, host: str) -> None:
             for email, role, password in accounts:
                 click.echo(f"  {role:<10} {email:<28} {password}")
             click.echo("")
-    env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
+    folder = Path(app.instance_path)
+    env = dict(os.environ, TESSERA_INSTANCE_PATH=str(folder))
     env.setdefault("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+    if app.config["REDIS_EMBEDDED"]:
+        # dev starts the embedded server; its children join it on their first
+        # connection, and dev stops it when everything has stopped.
+        embedded_redis.join(folder)
+        click.echo(f"Embedded Redis on {embedded_redis.socket_path(folder)}")
+    else:
+        env["REDIS_URL"] = app.config["REDIS_URL"]
     python = sys.executable
     children = [
         subprocess.Popen([python, "-m", "portal.cli", "worker"], env=env),
@@ -105,11 +113,7 @@ def dev_command(port: int, host: str) -> None:
         ),
     ]
     click.echo(f"Tessera is running at http://{host}:{port}/ — press Ctrl-C to stop.")
-    _wait_then_stop(
-        children,
-        embedded=not os.environ.get("REDIS_URL"),
-        folder=Path(app.instance_path),
-    )
+    _wait_then_stop(children, embedded=app.config["REDIS_EMBEDDED"], folder=folder)
 
 
 def _interrupt(signum, frame) -> None:
@@ -137,5 +141,10 @@ def _wait_then_stop(
             except subprocess.TimeoutExpired:
                 child.kill()
         if embedded:
-            embedded_redis.stop_server(folder)
+            embedded_redis.leave(folder)
+            if others := embedded_redis.users(folder):
+                click.echo(
+                    "The embedded Redis keeps running: other processes use it "
+                    f"(pids {', '.join(map(str, others))})."
+                )
         click.echo("Stopped.")
