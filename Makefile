@@ -29,6 +29,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench-seed: install
 	$(BIN)/python bench/seed.py --contacts 1000000

@@ -17,8 +17,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build a configured app.
 
     ``config`` overrides settings read from the environment (tests pass their
-    database and Redis URLs here). Without ``REDIS_URL`` the embedded Redis
-    server under ``instance/`` is started, or joined if it already runs.
+    database and Redis URLs here). Without ``REDIS_URL`` the app uses the
+    embedded Redis server under ``instance/``, which the first connection
+    starts or joins (see ``portal.embedded_redis``).
     """
     settings = load_settings(config)
     app = Flask(
@@ -29,10 +30,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(settings)
     if not app.config["REDIS_URL"]:
-        socket_path = embedded_redis.ensure_server(Path(app.instance_path))
-        app.config["REDIS_URL"] = embedded_redis.socket_url(socket_path)
+        # Started (or joined) on the first connection, not here: building the
+        # app for a command that never touches Redis leaves nothing running.
+        app.config["REDIS_URL"] = embedded_redis.socket_url(
+            embedded_redis.socket_path(Path(app.instance_path))
+        )
+        app.config["REDIS_EMBEDDED"] = True
     app.config.setdefault(
         "RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"])
+    )
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS", embedded_redis.client_options(app.config)
     )
     if app.config["PROXY_FIX"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
@@ -40,12 +48,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from portal import cli, errors, security, templating
+    from portal import errors, security, templating
 
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
-    cli.init_app(app)
     return app
 
 
@@ -57,7 +64,8 @@ def limiter_storage_uri(redis_url: str) -> str:
 
 
 def _init_extensions(app: Flask) -> None:
-    from portal import auth, queue
+    from portal import queue
+    from portal.auth.login import init_login_manager
     from portal.extensions import (
         csrf,
         db,
@@ -79,7 +87,7 @@ def _init_extensions(app: Flask) -> None:
     redis_connections.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    auth.init_login_manager(login_manager)
+    init_login_manager(login_manager)
     queue.init_app(app)
 
 

@@ -1,36 +1,27 @@
-"""The ``portal`` command: a Flask CLI group on the app factory."""
+"""The ``portal`` command: a Flask CLI group on the app factory.
+
+Commands are registered on the group itself, so building an app registers
+nothing and imports no command code. The commands that run background
+processes (worker, scheduler, dev) live in ``workers.cli``: this module is the
+only one under ``portal/`` that imports ``workers``.
+"""
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
-from flask_migrate import upgrade
-from sqlalchemy import func, select
 
-from portal import embedded_redis
+from portal import create_app
 from portal.extensions import db
-
-DEMO_CONTACTS = 5000
-DEMO_ACCOUNTS = (
-    ("admin@tessera.example", "Ada Admin", "admin"),
-    ("moderator@tessera.example", "Mo Moderator", "moderator"),
-    ("orgadmin@tessera.example", "Olga Orgadmin", "org_admin"),
-    ("member@tessera.example", "Max Member", "member"),
-)
+from workers.cli import dev_command, scheduler_command, worker_command
 
 
 def _create_app(*_args) -> Flask:
-    from portal import create_app
-
     return create_app()
 
 
@@ -102,144 +93,6 @@ def create_user_command(
     click.echo(f"Created {member.email} ({role}).")
     if generated:
         click.echo(f"Password (shown once): {password}")
-
-
-@click.command("worker")
-@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
-@click.option(
-    "--queues", default=None, help="Comma-separated queue names (default: all)."
-)
-@with_appcontext
-def worker_command(burst: bool, queues: str | None) -> None:
-    """Run an RQ worker (with the scheduler) for this app."""
-    from workers.runtime import AppWorker, bind_app
-
-    app = current_app._get_current_object()
-    bind_app(app)
-    names = queues.split(",") if queues else app.config["RQ_QUEUES"]
-    worker = AppWorker(names, connection=app.extensions["redis"])
-    worker.work(burst=burst, with_scheduler=True)
-
-
-@click.command("scheduler")
-@with_appcontext
-def scheduler_command() -> None:
-    """Run the cron scheduler that queues recurring jobs (run exactly one)."""
-    from rq.cron import CronScheduler
-
-    from workers.jobs import start_scheduled_job
-
-    app = current_app._get_current_object()
-    cron = CronScheduler(connection=app.extensions["redis"], name="tessera")
-    for kind, schedule in app.config["SCHEDULED_JOBS"].items():
-        cron.register(start_scheduled_job, "default", args=(kind,), cron=schedule)
-    cron.start()
-
-
-def create_demo_accounts() -> list[tuple[str, str, str]]:
-    """Create one account per role; returns (email, role, password) rows."""
-    from portal.auth.services import find_member, register_member
-    from portal.models import Organisation, Role
-
-    created = []
-    organisation = Organisation(name="Demo Organisation")
-    db.session.add(organisation)
-    for email, name, role in DEMO_ACCOUNTS:
-        if find_member(email) is not None:
-            continue
-        password = secrets.token_urlsafe(12)
-        member = register_member(
-            email,
-            password,
-            name,
-            role=Role(role),
-            signup_grant=current_app.config["SIGNUP_GRANT_POINTS"],
-        )
-        if role == "org_admin":
-            member.organisation = organisation
-        created.append((email, role, password))
-    db.session.commit()
-    return created
-
-
-@click.command("dev")
-@click.option("--port", type=int, default=5000, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@with_appcontext
-def dev_command(port: int, host: str) -> None:
-    """Everything for local use: migrate, demo data, Redis, a worker, the web server."""
-    from portal.demo import generate_demo_data
-    from portal.models import Contact
-
-    app = current_app._get_current_object()
-    click.echo("Upgrading the database…")
-    upgrade()
-    if db.session.scalar(select(func.count()).select_from(Contact)) == 0:
-        click.echo(f"Loading demo data ({DEMO_CONTACTS:,} contacts)…")
-        generate_demo_data(contacts=DEMO_CONTACTS, seed=1)
-        accounts = create_demo_accounts()
-        if accounts:
-            click.echo("\nDemo accounts (passwords are shown only this once):")
-            for email, role, password in accounts:
-                click.echo(f"  {role:<10} {email:<28} {password}")
-            click.echo("")
-    env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
-    env.setdefault("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
-    python = sys.executable
-    children = [
-        subprocess.Popen([python, "-m", "portal.cli", "worker"], env=env),
-        subprocess.Popen([python, "-m", "portal.cli", "scheduler"], env=env),
-        subprocess.Popen(
-            [
-                python,
-                "-m",
-                "portal.cli",
-                "run",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-reload",
-                "--with-threads",
-            ],
-            env=env,
-        ),
-    ]
-    click.echo(f"Tessera is running at http://{host}:{port}/ — press Ctrl-C to stop.")
-    _wait_then_stop(
-        children,
-        embedded=not os.environ.get("REDIS_URL"),
-        folder=Path(app.instance_path),
-    )
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _wait_then_stop(
-    children: list[subprocess.Popen], *, embedded: bool, folder: Path
-) -> None:
-    """Wait until a child exits or Ctrl-C/SIGTERM, then stop everything."""
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        click.echo("\nStopping…")
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if embedded:
-            embedded_redis.stop_server(folder)
-        click.echo("Stopped.")
 
 
 @click.group("points")
@@ -383,17 +236,16 @@ def contacts_import_command(
         click.echo(f"Report: {report_path}")
 
 
-def init_app(app: Flask) -> None:
-    for command in (
-        seed_command,
-        create_user_command,
-        worker_command,
-        scheduler_command,
-        dev_command,
-        points_group,
-        contacts_group,
-    ):
-        app.cli.add_command(command)
+for command in (
+    seed_command,
+    create_user_command,
+    points_group,
+    contacts_group,
+    worker_command,
+    scheduler_command,
+    dev_command,
+):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -73,8 +73,10 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "INSTANCE_PATH": str(folder),
         "SECRET_KEY": env_str("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": env_str("DATABASE_URL"),
-        # None means: start (or join) the embedded Redis server under instance/.
+        # None means: the embedded Redis server under instance/, started (or
+        # joined) by the first connection; create_app then sets REDIS_EMBEDDED.
         "REDIS_URL": env_str("REDIS_URL"),
+        "REDIS_EMBEDDED": False,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -13,6 +13,7 @@ import dataclasses
 import math
 import random
 import re
+import secrets
 import time
 from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
@@ -27,9 +28,10 @@ from faker import Faker
 from phonenumbers import PhoneNumberType
 from sqlalchemy import Connection, func, select
 
+from portal.auth.services import find_member, register_member
 from portal.dialects import BulkWriter, bulk_writer
 from portal.extensions import db
-from portal.models import Company, CompanyDomain, Contact
+from portal.models import Company, CompanyDomain, Contact, Organisation, Role
 from portal.normalise import ascii_fold, normalise_company_name
 from portal.titles import classify_title
 
@@ -461,6 +463,38 @@ def generate_demo_data(
         contacts=contacts,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+# One account per role, for trying the portal locally (``portal dev``).
+DEMO_ACCOUNTS = (
+    ("admin@tessera.example", "Ada Admin", "admin"),
+    ("moderator@tessera.example", "Mo Moderator", "moderator"),
+    ("orgadmin@tessera.example", "Olga Orgadmin", "org_admin"),
+    ("member@tessera.example", "Max Member", "member"),
+)
+
+
+def create_demo_accounts(signup_grant: int) -> list[tuple[str, str, str]]:
+    """Create the demo accounts that do not exist yet, with random passwords.
+
+    Returns (email, role, password) rows for the accounts created; the org admin
+    administers a new "Demo Organisation". Flushes; the caller commits.
+    """
+    created = []
+    organisation = Organisation(name="Demo Organisation")
+    db.session.add(organisation)
+    for email, name, role in DEMO_ACCOUNTS:
+        if find_member(email) is not None:
+            continue
+        password = secrets.token_urlsafe(12)
+        member = register_member(
+            email, password, name, role=Role(role), signup_grant=signup_grant
+        )
+        if role == "org_admin":
+            member.organisation = organisation
+        created.append((email, role, password))
+    db.session.flush()
+    return created
 
 
 # --- companies ---------------------------------------------------------------

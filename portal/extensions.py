@@ -14,6 +14,8 @@ from htmx_flask import Htmx
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from portal import embedded_redis
+
 
 class Base(DeclarativeBase):
     # Named constraints keep Alembic migrations portable between SQLite and
@@ -41,7 +43,9 @@ class RedisConnections:
     """One Redis connection pool per app, at ``app.extensions['redis']``."""
 
     def init_app(self, app: Flask) -> None:
-        app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"], **embedded_redis.client_options(app.config)
+        )
 
 
 redis_connections = RedisConnections()

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 db.engine.dispose()
         finally:
             if embedded:
-                embedded_redis.stop_server(instance)
+                embedded_redis.leave(instance)
 
     for name in ("screenshot.png", "screenshot-home.png"):
         print(f"Saved {args.out / name}")

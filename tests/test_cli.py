@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -80,67 +77,6 @@ def test_db_upgrade_on_an_existing_database_is_a_no_op(app, db, make_member):
     assert db.session.scalar(select(Member.email)) == "keep@northwind.example"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def test_portal_dev_runs_everything_and_stops_cleanly(tmp_path):
-    """portal dev: migrates, loads demo data, serves, and stops all on Ctrl-C."""
-    instance = tmp_path / "instance"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key
-        not in {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL"}
-    }
-    env["TESSERA_INSTANCE_PATH"] = str(instance)
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "dev", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        status = None
-        while time.monotonic() < deadline:
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/healthz")
-                if status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        assert status == 200, "the dev server did not come up"
-        status, login = _get(f"http://127.0.0.1:{port}/auth/login")
-        assert status == 200 and "Log in" in login
-        assert Path(instance / "redis.sock").exists()
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
-    assert "Demo accounts (passwords are shown only this once):" in output
-    assert "admin@tessera.example" in output
-    assert "Stopped." in output
-    assert not Path(instance / "redis.sock").exists()
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0, (
-            "the web server still listens"
-        )
-
-
 def test_points_adjust_writes_entry_and_audit(app, db, make_member):
     """points adjust moves vested points, with the reason on entry and audit."""
     from portal import ledger
@@ -209,3 +145,48 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
         ("workers.jobs.start_scheduled_job", "7 * * * *")
     ]
     assert process.returncode == 0, output
+
+
+def test_building_the_app_imports_no_command_or_worker_code(tmp_path):
+    """create_app registers no commands: the app imports neither portal.cli nor
+    workers (the import circle portal -> cli -> workers -> portal is gone)."""
+    probe = (
+        "import sys\n"
+        "from portal import create_app\n"
+        f"create_app({{'INSTANCE_PATH': {str(tmp_path)!r}, "
+        "'REDIS_URL': 'redis://127.0.0.1:1/0'})\n"
+        "loaded = sorted(name for name in sys.modules\n"
+        "    if name == 'portal.cli' or name.split('.')[0] == 'workers')\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_portal_group_lists_every_command(tmp_path, monkeypatch):
+    """The console script's group carries the commands itself, moved ones too."""
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    monkeypatch.setenv("TESSERA_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    for name in (
+        "dev",
+        "worker",
+        "scheduler",
+        "db",
+        "seed",
+        "create-user",
+        "points",
+        "contacts",
+    ):
+        assert f"  {name} " in result.output

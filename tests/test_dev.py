@@ -1,0 +1,71 @@
+"""``portal dev``: everything for local use, run as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from portal import embedded_redis
+from tests.processes import DEADLINE, free_port, http_get, portal_env, redis_servers
+
+
+def start_dev(instance: Path, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "dev", "--port", str(port)],
+        env=portal_env(instance),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_health(port: int) -> None:
+    deadline = time.monotonic() + DEADLINE
+    status = None
+    while time.monotonic() < deadline:
+        try:
+            status, _ = http_get(f"http://127.0.0.1:{port}/healthz")
+        except OSError:
+            status = None
+        if status == 200:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the dev server did not answer /healthz (last: {status})")
+
+
+def stop_dev(process: subprocess.Popen, sig: int = signal.SIGINT) -> str:
+    """Send ``sig`` to dev's process group (as Ctrl-C in a terminal does)."""
+    os.killpg(process.pid, sig)
+    output, _ = process.communicate(timeout=DEADLINE)
+    return output
+
+
+def test_portal_dev_runs_everything_and_stops_cleanly(tmp_path):
+    """portal dev: migrates, loads demo data, serves, and stops all on Ctrl-C,
+    the embedded Redis included."""
+    instance = tmp_path / "instance"
+    port = free_port()
+    process = start_dev(instance, port)
+    try:
+        wait_for_health(port)
+        status, login = http_get(f"http://127.0.0.1:{port}/auth/login")
+        assert status == 200 and "Log in" in login
+        assert len(redis_servers(instance)) == 1
+    finally:
+        output = stop_dev(process)
+    assert process.returncode == 0, output
+    assert "Demo accounts (passwords are shown only this once):" in output
+    assert "admin@tessera.example" in output
+    assert "Stopped." in output
+    assert redis_servers(instance) == [], output
+    assert not embedded_redis.socket_path(instance).exists()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, (
+            "the web server still listens"
+        )
