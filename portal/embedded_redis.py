@@ -236,7 +236,13 @@ class JoiningConnection(redis.UnixDomainSocketConnection):
 
 def client_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """Options for a redis-py client (RQ's, the limiter's) of an app's
-    ``REDIS_URL``: with the embedded server, connections join it first."""
+    ``REDIS_URL``: with the embedded server, connections join it first.
+
+    The connection class is always named: Flask-Limiter keeps the storage
+    options of every app it was bound to (one limiter per process), so an app
+    must override an earlier app's class, not inherit it.
+    """
     if config.get("REDIS_EMBEDDED"):
         return {"connection_class": JoiningConnection}
-    return {}
+    url = config["REDIS_URL"]
+    return {"connection_class": redis.ConnectionPool.from_url(url).connection_class}
