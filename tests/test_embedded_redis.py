@@ -145,3 +145,22 @@ def test_a_killed_user_does_not_keep_the_server_running(
     _wait_until_stopped(instance)
     assert redis_servers(instance) == []
     app.extensions["redis"].connection_pool.disconnect()
+
+
+def test_an_app_after_an_embedded_one_keeps_its_own_redis(instance, app_config):
+    """Apps built one after another in a process each talk to their own Redis:
+    the limiter does not carry the embedded connection class over."""
+    embedded = _embedded_app(instance, app_config)
+    plain = create_app({**app_config, "INSTANCE_PATH": str(instance.parent / "plain")})
+    for app in (embedded, plain):
+        options = app.config["RATELIMIT_STORAGE_OPTIONS"]
+        pool = app.extensions["redis"].connection_pool
+        assert options["connection_class"] is pool.connection_class
+    assert plain.extensions["redis"].connection_pool.connection_class is not (
+        embedded_redis.JoiningConnection
+    )
+    with plain.test_request_context():
+        from portal.extensions import limiter
+
+        assert limiter.storage.check()
+    assert redis_servers(instance) == [], "the plain app joined the embedded one"
