@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -22,6 +20,7 @@ from portal.auth.forms import LoginForm, RegisterForm
 from portal.extensions import db, limiter
 from portal.mail import send_email
 from portal.rendering import redirect_to, render
+from portal.security import safe_local_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -35,18 +34,9 @@ def _failed_login(response) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if not target:
-        return url_for("main.home")
-    parts = urlsplit(target)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not target.startswith("/")
-        or target.startswith("//")
-    ):
-        return url_for("main.home")
-    return target
+    """Only paths on this site are followed after login; anything else goes
+    home (see ``portal.security.safe_local_path``)."""
+    return safe_local_path(target) or url_for("main.home")
 
 
 def _begin_login(member) -> None:
