@@ -97,6 +97,19 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # The live duplicate warning answers "is this person known?": limit it
         # so it cannot be used to check addresses in bulk.
         "DUPLICATE_CHECK_LIMIT": env_str("DUPLICATE_CHECK_LIMIT", "300 per hour"),
+        # Against scraping: reading pages, per member (per address for visitors).
+        # /companies and /companies/<id> share one count.
+        "SEARCH_RATE_LIMIT": env_str(
+            "SEARCH_RATE_LIMIT", "120 per minute;2000 per day"
+        ),
+        "COMPANY_PAGE_RATE_LIMIT": env_str(
+            "COMPANY_PAGE_RATE_LIMIT", "60 per minute;1000 per day"
+        ),
+        "CONTACT_PAGE_RATE_LIMIT": env_str(
+            "CONTACT_PAGE_RATE_LIMIT", "60 per minute;1000 per day"
+        ),
+        # Retry-After (and X-RateLimit-*) on limited routes.
+        "RATELIMIT_HEADERS_ENABLED": True,
         "MAIL_SERVER": env_str("MAIL_SERVER"),
         "MAIL_PORT": env_int("MAIL_PORT", 25),
         "MAIL_USERNAME": env_str("MAIL_USERNAME"),

@@ -41,6 +41,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.normalise import FieldProblem, normalise_domain
 from portal.points.services import Rules, member_tier
+from portal.ratelimits import browsing_limit
 from portal.rendering import redirect_to, render
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -228,6 +229,7 @@ def _detail(contact: Contact, status: int = 200, **extra):
 
 
 @bp.get("/<int:contact_id>")
+@browsing_limit("CONTACT_PAGE_RATE_LIMIT")
 @login_required
 def detail(contact_id: int):
     return _detail(_visible_contact(contact_id))
