@@ -7,6 +7,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal.authz import EmailUnverified
 from portal.extensions import db
 from portal.rendering import wants_fragment
 
@@ -64,6 +65,10 @@ def handle_rate_limit(error: RateLimitExceeded):
     return error_response(429, title, f"{message} (Limit: {error.limit.limit}.)")
 
 
+def handle_email_unverified(error: EmailUnverified):
+    return error_response(403, EmailUnverified.title, error.description)
+
+
 def handle_csrf_error(error: CSRFError):
     return error_response(
         400,
@@ -82,5 +87,6 @@ def handle_server_error(error: Exception):
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(RateLimitExceeded, handle_rate_limit)
+    app.register_error_handler(EmailUnverified, handle_email_unverified)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_server_error)

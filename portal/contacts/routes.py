@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from portal import ledger, matching
 from portal.audit import record_audit
+from portal.authz import verified_required
 from portal.contacts import imports, services
 from portal.contacts.forms import (
     ChallengeForm,
@@ -63,6 +64,7 @@ def _decision(raw: str | None) -> services.Decision:
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@verified_required
 def new():
     form = ContributeForm()
     context = {"form": form, "attestation": services.ATTESTATION_TEXT}
@@ -113,6 +115,7 @@ def new():
 
 @bp.get("/new/companies")
 @login_required
+@verified_required
 def company_suggestions():
     """``<option>``s for the company field's datalist, as the member types."""
     text = (request.args.get("company") or "").strip()
@@ -126,6 +129,7 @@ def company_suggestions():
 
 @bp.get("/new/duplicates")
 @login_required
+@verified_required
 @limiter.limit(
     lambda: current_app.config["DUPLICATE_CHECK_LIMIT"],
     key_func=lambda: f"duplicate-check:{current_user.id}",
@@ -237,6 +241,7 @@ def detail(contact_id: int):
 
 @bp.post("/<int:contact_id>/unlock")
 @login_required
+@verified_required
 def unlock(contact_id: int):
     """Reveal the contact's email and phone for points, once."""
     _visible_contact(contact_id)
@@ -279,6 +284,7 @@ def unlock(contact_id: int):
 
 @bp.post("/<int:contact_id>/confirm")
 @login_required
+@verified_required
 def confirm(contact_id: int):
     contact = _visible_contact(contact_id)
     source = (
@@ -299,6 +305,7 @@ def confirm(contact_id: int):
 
 @bp.post("/<int:contact_id>/challenge")
 @login_required
+@verified_required
 def challenge(contact_id: int):
     contact = _visible_contact(contact_id)
     form = ChallengeForm()
@@ -328,6 +335,7 @@ def challenge(contact_id: int):
 
 @bp.route("/<int:contact_id>/update", methods=["GET", "POST"])
 @login_required
+@verified_required
 def update(contact_id: int):
     """Update a contact's details. Email and phone start blank (keep them) so
     the form never shows details the member has not revealed."""
@@ -385,6 +393,7 @@ def update(contact_id: int):
 
 @bp.route("/import", methods=["GET", "POST"])
 @login_required
+@verified_required
 def import_file():
     form = ImportForm()
     files = db.session.scalars(
