@@ -47,6 +47,8 @@ def error_response(status: int, title: str, message: str):
         )
         response.headers["HX-Retarget"] = "#messages"
         response.headers["HX-Reswap"] = "innerHTML"
+        # The address bar keeps showing what the page shows, not the refusal.
+        response.headers["HX-Push-Url"] = "false"
         return response
     return render_template("errors/error.html", **context), status
 

@@ -104,6 +104,7 @@ def test_htmx_request_over_the_limit_gets_the_message_in_place(
     assert blocked.status_code == 429
     assert blocked.headers["HX-Retarget"] == "#messages"
     assert blocked.headers["HX-Reswap"] == "innerHTML"
+    assert blocked.headers["HX-Push-Url"] == "false"
     fragment = blocked.get_data(as_text=True)
     assert MESSAGE in fragment
     assert 'role="alert"' in fragment
