@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db as _db
+from tests.factories import DEFAULT_PASSWORD
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 # The background-networking switches keep Chromium from calling home on a
@@ -95,6 +96,15 @@ def live_server(app_config) -> Iterator[str]:
         server.server_close()
         with server_app.app_context():
             _db.engine.dispose()
+
+
+def log_in(page: Page, live_server: str, email: str) -> None:
+    """Log in through the real form with the factories' default password."""
+    page.goto(f"{live_server}/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/")
 
 
 @pytest.fixture(scope="session")

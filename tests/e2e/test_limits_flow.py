@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import log_in
+
 pytestmark = pytest.mark.e2e
 
 
@@ -19,11 +21,7 @@ def test_search_over_its_limit_says_so_in_place(
     """The page counts once, each pause in typing once more; the request past
     the limit puts the 429 message in the message area, and the page stays."""
     make_member(email="reader@northwind.example")
-    page.goto(f"{live_server}/auth/login")
-    page.get_by_label("Email").fill("reader@northwind.example")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server}/")
+    log_in(page, live_server, "reader@northwind.example")
 
     page.get_by_role("link", name="Search").click()
     box = page.get_by_label("Name, title or company")
