@@ -45,10 +45,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["PROXY_FIX"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
+    from portal import errors, routing, security, templating
+
+    routing.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
-
-    from portal import errors, security, templating
 
     security.init_app(app)
     errors.init_app(app)

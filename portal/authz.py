@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import abort, request
 from flask_login import current_user
+from werkzeug.exceptions import Forbidden
 
 from portal.extensions import login_manager
 from portal.models import Role
@@ -44,3 +45,31 @@ def role_required(*roles: Role) -> Callable:
 
 
 admin_required = role_required(Role.ADMIN)
+
+
+class EmailUnverified(Forbidden):
+    """A logged-in member who has not confirmed their email address yet."""
+
+    title = "Confirm your email address first"
+
+
+def verified_required(view: Callable) -> Callable:
+    """Let through only members whose email address is verified: contributing,
+    revealing, confirming, challenging and updating all wait for it (a 403
+    page that says so; htmx gets the message in place).
+
+    Goes below ``login_required``, which deals with visitors.
+    """
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any):
+        if current_user.is_authenticated and not current_user.email_verified:
+            raise EmailUnverified(
+                f"Follow the link we emailed to {current_user.email} to confirm it "
+                "is yours. Until then you can look around, but not contribute, "
+                "reveal, confirm, challenge or update contacts. No email? Send a "
+                "new link from the notice at the top of the page."
+            )
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -73,6 +73,7 @@ def create_user_command(
     from portal.audit import record_audit
     from portal.auth.services import EmailTaken, register_member
     from portal.models import Role
+    from portal.models.base import utcnow
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -82,6 +83,8 @@ def create_user_command(
             password,
             display_name or email.split("@")[0],
             role=Role(role),
+            # Accounts an operator makes count as verified.
+            verified_at=utcnow(),
             signup_grant=current_app.config["SIGNUP_GRANT_POINTS"],
         )
     except EmailTaken as exc:

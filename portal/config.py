@@ -10,6 +10,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -97,6 +98,24 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # The live duplicate warning answers "is this person known?": limit it
         # so it cannot be used to check addresses in bulk.
         "DUPLICATE_CHECK_LIMIT": env_str("DUPLICATE_CHECK_LIMIT", "300 per hour"),
+        # Against scraping: reading pages, per member (per address for visitors).
+        # /companies and /companies/<id> share one count.
+        "SEARCH_RATE_LIMIT": env_str(
+            "SEARCH_RATE_LIMIT", "120 per minute;2000 per day"
+        ),
+        "COMPANY_PAGE_RATE_LIMIT": env_str(
+            "COMPANY_PAGE_RATE_LIMIT", "60 per minute;1000 per day"
+        ),
+        "CONTACT_PAGE_RATE_LIMIT": env_str(
+            "CONTACT_PAGE_RATE_LIMIT", "60 per minute;1000 per day"
+        ),
+        # Retry-After (and X-RateLimit-*) on limited routes.
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # The origin of every link in an email; never the request's Host header,
+        # which a client can set to anything.
+        "PUBLIC_URL": env_str("PUBLIC_URL", "http://127.0.0.1:5000"),
+        "EMAIL_VERIFICATION_HOURS": env_int("EMAIL_VERIFICATION_HOURS", 48),
+        "VERIFY_RESEND_LIMIT": env_str("VERIFY_RESEND_LIMIT", "3 per hour"),
         "MAIL_SERVER": env_str("MAIL_SERVER"),
         "MAIL_PORT": env_int("MAIL_PORT", 25),
         "MAIL_USERNAME": env_str("MAIL_USERNAME"),
@@ -156,7 +175,29 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )
+    settings["PUBLIC_URL"] = normalise_public_url(settings["PUBLIC_URL"])
     return settings
+
+
+def normalise_public_url(url: str) -> str:
+    """``PUBLIC_URL`` as scheme://host[:port][/prefix] without a trailing slash.
+
+    Raises ``ValueError`` for anything else, at start-up rather than in the
+    first email.
+    """
+    parts = urlsplit(url.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise ValueError(
+            f"PUBLIC_URL must look like https://tessera.example.com, got {url!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def normalise_database_url(url: str) -> str:

@@ -32,6 +32,7 @@ from portal.auth.services import find_member, register_member
 from portal.dialects import BulkWriter, bulk_writer
 from portal.extensions import db
 from portal.models import Company, CompanyDomain, Contact, Organisation, Role
+from portal.models.base import utcnow
 from portal.normalise import ascii_fold, normalise_company_name
 from portal.titles import classify_title
 
@@ -488,7 +489,13 @@ def create_demo_accounts(signup_grant: int) -> list[tuple[str, str, str]]:
             continue
         password = secrets.token_urlsafe(12)
         member = register_member(
-            email, password, name, role=Role(role), signup_grant=signup_grant
+            email,
+            password,
+            name,
+            role=Role(role),
+            # Demo accounts are for trying things at once: no emailed link.
+            verified_at=utcnow(),
+            signup_grant=signup_grant,
         )
         if role == "org_admin":
             member.organisation = organisation

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal.authz import EmailUnverified
 from portal.extensions import db
 from portal.rendering import wants_fragment
 
@@ -45,6 +47,8 @@ def error_response(status: int, title: str, message: str):
         )
         response.headers["HX-Retarget"] = "#messages"
         response.headers["HX-Reswap"] = "innerHTML"
+        # The address bar keeps showing what the page shows, not the refusal.
+        response.headers["HX-Push-Url"] = "false"
         return response
     return render_template("errors/error.html", **context), status
 
@@ -52,9 +56,19 @@ def error_response(status: int, title: str, message: str):
 def handle_http_error(error: HTTPException):
     status = error.code or 500
     title, message = MESSAGES.get(status, (error.name, error.description or ""))
-    if status == 429 and error.description and "per" in str(error.description):
-        message = f"{message} (Limit: {error.description}.)"
     return error_response(status, title, message)
+
+
+def handle_rate_limit(error: RateLimitExceeded):
+    """429 with what was limited and the limit, as a page or a message in place."""
+    title, message = MESSAGES[429]
+    if error.limit.error_message:
+        message = error.description
+    return error_response(429, title, f"{message} (Limit: {error.limit.limit}.)")
+
+
+def handle_email_unverified(error: EmailUnverified):
+    return error_response(403, EmailUnverified.title, error.description)
 
 
 def handle_csrf_error(error: CSRFError):
@@ -74,5 +88,7 @@ def handle_server_error(error: Exception):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limit)
+    app.register_error_handler(EmailUnverified, handle_email_unverified)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_server_error)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -16,6 +18,19 @@ from portal import queue
 from portal.extensions import db
 from portal.models import OutboxMessage, OutboxState
 from portal.models.base import utcnow
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link to ``endpoint`` for an email, on ``PUBLIC_URL``.
+
+    Built from configuration alone, never from the request (whose Host header
+    the client chooses), so it also works in background jobs.
+    """
+    base = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def send_email(

@@ -1,9 +1,19 @@
-"""Security defaults applied to every response."""
+"""Security defaults applied to every response, and the check on redirect
+targets that come from the request."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from urllib.parse import unquote, urlsplit
+
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
+
+MAX_REDIRECT_LENGTH = 2048
+# Browsers drop tabs and newlines from URLs and read "\" as "/" in http(s)
+# URLs, so "/\t/evil", "/\\evil" and "//evil" all leave the site.
+_IGNORED_BY_BROWSERS = re.compile(r"[\x00-\x20\x7f]")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -26,6 +36,45 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def _unsafe_char(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char)[0] in {"C", "Z"}
+
+
+def _leaves_the_site(layer: str) -> bool:
+    squeezed = _IGNORED_BY_BROWSERS.sub("", layer)
+    return (
+        "\\" in squeezed
+        or not squeezed.startswith("/")
+        or squeezed.startswith("//")
+        or bool(urlsplit(squeezed).scheme)
+    )
+
+
+def safe_local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None.
+
+    Accepted: an absolute path ("/search?q=x"). Refused: anything with a scheme
+    or host, protocol-relative "//", any backslash, control or whitespace
+    characters, and anything that becomes one of those once percent-decoded
+    (a browser or a proxy may decode it), however many times it was encoded.
+    """
+    if not target or len(target) > MAX_REDIRECT_LENGTH:
+        return None
+    if any(_unsafe_char(char) for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    layer = target
+    while True:
+        if _leaves_the_site(layer):
+            return None
+        decoded = unquote(layer)
+        if decoded == layer:
+            return target
+        layer = decoded
 
 
 def add_security_headers(response: Response) -> Response:

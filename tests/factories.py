@@ -8,6 +8,7 @@ from typing import Any
 from portal.auth.services import hash_password
 from portal.models import Company, Contact, Member, Role
 from portal.models.accounts import MemberStatus
+from portal.models.base import utcnow
 
 DEFAULT_PASSWORD = "correct horse battery"
 # One complete, valid business contact, as a form or CSV row would give it.
@@ -40,6 +41,8 @@ class Factories:
         **fields: Any,
     ) -> Member:
         n = next(self._counter)
+        # Members are verified unless a test asks for ``email_verified_at=None``.
+        fields.setdefault("email_verified_at", utcnow())
         member = Member(
             email=email or f"member{n}@acme-test.example",
             display_name=fields.pop("display_name", f"Member {n}"),

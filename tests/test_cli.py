@@ -11,8 +11,10 @@ import time
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.auth.services import verify_password
 from portal.cli import create_user_command, seed_command
+from portal.demo import DEMO_ACCOUNTS, create_demo_accounts
 from portal.models import AuditEntry, Company, Contact, Member, Role
 
 
@@ -33,6 +35,22 @@ def test_create_user_with_password(app, db):
     assert member.role == Role.ADMIN
     assert verify_password(member.password_hash, "a long password 1")
     assert db.session.scalar(select(AuditEntry.action)) == "member.created_by_operator"
+
+
+def test_operator_made_accounts_are_verified_with_their_grant(app, db):
+    """create-user and portal dev's demo accounts need no emailed link: they
+    are verified at creation and hold the sign-up grant."""
+    result = app.test_cli_runner().invoke(
+        create_user_command, ["ops@northwind.example", "--password", "x" * 12]
+    )
+    assert result.exit_code == 0, result.output
+    create_demo_accounts(signup_grant=20)
+    db.session.commit()
+    members = db.session.scalars(select(Member)).all()
+    assert len(members) == 1 + len(DEMO_ACCOUNTS)
+    for member in members:
+        assert member.email_verified_at is not None, member.email
+        assert ledger.vested_balance(db.session, member.id) == 20
 
 
 def test_create_user_generates_and_prints_password(app, db):

@@ -1,8 +1,8 @@
-"""Register, log in, log out."""
+"""Register, verify the email address, log in, log out."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -16,12 +16,16 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
+from portal import ledger, tokens
 from portal.audit import record_audit
 from portal.auth import services
 from portal.auth.forms import LoginForm, RegisterForm
 from portal.extensions import db, limiter
-from portal.mail import send_email
+from portal.mail import public_url, send_email
+from portal.models import Member
+from portal.models.base import utcnow
 from portal.rendering import redirect_to, render
+from portal.security import safe_local_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -35,18 +39,9 @@ def _failed_login(response) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if not target:
-        return url_for("main.home")
-    parts = urlsplit(target)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not target.startswith("/")
-        or target.startswith("//")
-    ):
-        return url_for("main.home")
-    return target
+    """Only paths on this site are followed after login; anything else goes
+    home (see ``portal.security.safe_local_path``)."""
+    return safe_local_path(target) or url_for("main.home")
 
 
 def _begin_login(member) -> None:
@@ -60,12 +55,28 @@ def _begin_login(member) -> None:
     login_user(member)
 
 
-def send_welcome_email(member) -> None:
+def send_verification_email(member: Member, *, welcome: bool) -> None:
+    """Email ``member`` a new single-use link that verifies their address
+    (with the welcome text on registration). The link is on ``PUBLIC_URL``."""
+    hours = current_app.config["EMAIL_VERIFICATION_HOURS"]
+    token = services.start_email_verification(
+        db.session, member, timedelta(hours=hours), utcnow()
+    )
     send_email(
         member.email,
-        "Welcome to Tessera",
-        render_template("emails/welcome.txt", member=member),
-        kind="welcome",
+        "Welcome to Tessera: confirm your email address"
+        if welcome
+        else "Confirm your email address for Tessera",
+        render_template(
+            "emails/verify_email.txt",
+            member=member,
+            welcome=welcome,
+            hours=hours,
+            verify_link=public_url("auth.verify_email", token=token),
+            login_link=public_url("auth.login"),
+            grant=current_app.config["SIGNUP_GRANT_POINTS"],
+        ),
+        kind="welcome" if welcome else "verify_email",
     )
 
 
@@ -82,10 +93,7 @@ def register():
     if form.validate_on_submit():
         try:
             member = services.register_member(
-                form.email.data,
-                form.password.data,
-                form.display_name.data,
-                signup_grant=current_app.config["SIGNUP_GRANT_POINTS"],
+                form.email.data, form.password.data, form.display_name.data
             )
         except services.EmailTaken:
             form.email.errors.append(
@@ -95,10 +103,14 @@ def register():
             record_audit(
                 "member.registered", actor=member, target=member, ip=request.remote_addr
             )
-            send_welcome_email(member)
+            send_verification_email(member, welcome=True)
             _begin_login(member)
             db.session.commit()
-            flash(f"Welcome to Tessera, {member.display_name}.", "success")
+            flash(
+                f"Welcome to Tessera, {member.display_name}. We sent a link to "
+                f"{member.email}: follow it to confirm your address.",
+                "success",
+            )
             return redirect_to(url_for("main.home"))
     status = 422 if form.errors else 200
     return render(
@@ -161,3 +173,76 @@ def logout():
     session.clear()
     flash("You have logged out.", "info")
     return redirect(url_for("main.home"))
+
+
+def _link_page(status: int, **context):
+    response = render("auth/verify.html", "auth/verify.html", status=status, **context)
+    # The token is in this page's address: never send it on as a referrer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _refused_link(refused: tokens.TokenRefused):
+    status = 400 if isinstance(refused, tokens.TokenInvalid) else 410
+    return _link_page(status, refused=refused)
+
+
+@bp.get("/verify/<token>")
+def verify_email(token: str):
+    """The emailed link: a button that confirms (a GET changes nothing, so mail
+    scanners that open links do not use it up), or why the link cannot work."""
+    try:
+        member = services.verification_member(db.session, token, utcnow())
+    except tokens.TokenRefused as refused:
+        return _refused_link(refused)
+    return _link_page(200, member=member, token=token)
+
+
+@bp.post("/verify/<token>")
+def confirm_email(token: str):
+    """Use the link up: the address is verified and the sign-up grant vested,
+    in one transaction that at most one of several racing requests completes."""
+    # End this request's read snapshot: the write below has a session of its
+    # own that holds the write lock from its start on SQLite.
+    db.session.rollback()
+    grant = current_app.config["SIGNUP_GRANT_POINTS"]
+    try:
+        with ledger.write_transaction() as write:
+            member = services.verify_email(write, token, grant, utcnow())
+            record_audit(
+                "member.email_verified",
+                actor=member,
+                target=member,
+                ip=request.remote_addr,
+                session=write,
+            )
+    except tokens.TokenRefused as refused:
+        return _refused_link(refused)
+    message = f"Thanks: {member.email} is confirmed."
+    if grant:
+        message += f" Your {grant} starting points are ready to spend."
+    flash(message, "success")
+    if current_user.is_authenticated:
+        return redirect_to(url_for("main.home"))
+    return redirect_to(url_for("auth.login"))
+
+
+@bp.post("/verify/resend")
+@login_required
+@limiter.limit(
+    lambda: current_app.config["VERIFY_RESEND_LIMIT"],
+    key_func=lambda: f"verify-resend:{current_user.id}",
+)
+def resend_verification():
+    """Send a new verification link (the older ones stop working)."""
+    if current_user.email_verified:
+        flash("Your email address is already confirmed.", "info")
+        return redirect_to(url_for("main.home"))
+    send_verification_email(current_user, welcome=False)
+    db.session.commit()
+    flash(
+        f"We sent a new link to {current_user.email}. It works once, within "
+        f"{current_app.config['EMAIL_VERIFICATION_HOURS']} hours.",
+        "success",
+    )
+    return redirect_to(url_for("main.home"))

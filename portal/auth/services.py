@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import ledger, tokens
 from portal.extensions import db
 from portal.models import EntryKind, Member, MemberSession, Role
 from portal.models.accounts import MemberStatus
 from portal.models.base import utcnow
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - a session key name, not a secret
+VERIFY_EMAIL = "verify_email"
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a failed login takes the same
@@ -56,9 +59,16 @@ def register_member(
     password: str,
     display_name: str,
     role: Role = Role.MEMBER,
+    *,
+    verified_at: datetime | None = None,
     signup_grant: int = 0,
 ) -> Member:
-    """Create a member, with ``signup_grant`` vested points.
+    """Create a member.
+
+    A self-registered member (no ``verified_at``) must follow the emailed link
+    (``verify_email``) before contributing, revealing or getting the sign-up
+    grant. An account an operator vouches for is created verified at
+    ``verified_at``, with ``signup_grant`` vested points at once.
 
     Raises ``EmailTaken`` if the email is already used.
     """
@@ -70,18 +80,73 @@ def register_member(
         password_hash=hash_password(password),
         display_name=display_name.strip(),
         role=role,
+        email_verified_at=verified_at,
     )
     db.session.add(member)
     db.session.flush()
-    if signup_grant:
+    if verified_at is not None:
+        grant_signup_points(db.session, member, signup_grant)
+    return member
+
+
+def grant_signup_points(session: Session, member: Member, points: int) -> None:
+    """The sign-up grant, once per member whatever calls it how often."""
+    if points:
         ledger.record(
-            db.session,
+            session,
             member.id,
-            signup_grant,
+            points,
             EntryKind.SIGNUP_GRANT,
             f"signup_grant:{member.id}",
             reference=member,
         )
+
+
+def _verification_subject(member: Member) -> str:
+    # The address is part of the subject: a link proves control of the address
+    # it was sent to, not of whatever the account's address is later.
+    return f"member:{member.id}:{member.email}"
+
+
+def start_email_verification(
+    session: Session, member: Member, lifetime: timedelta, now: datetime
+) -> str:
+    """A new verification token for ``member`` (older ones stop working)."""
+    return tokens.issue(
+        session, VERIFY_EMAIL, _verification_subject(member), lifetime, now
+    )
+
+
+def _token_member(session: Session, subject: str) -> Member:
+    kind, _, rest = subject.partition(":")
+    member_id, _, email = rest.partition(":")
+    member = session.get(Member, int(member_id)) if member_id.isdigit() else None
+    if kind != "member" or member is None or member.email != email:
+        raise tokens.TokenInvalid()
+    return member
+
+
+def verification_member(session: Session, token: str, now: datetime) -> Member:
+    """The member a still-usable verification link is for (it stays usable).
+
+    Raises ``tokens.TokenRefused`` (invalid, used or expired).
+    """
+    return _token_member(session, tokens.check(session, VERIFY_EMAIL, token, now))
+
+
+def verify_email(
+    session: Session, token: str, signup_grant: int, now: datetime
+) -> Member:
+    """Use up a verification link: the member's email is verified and the
+    sign-up grant vested, in the caller's transaction.
+
+    Raises ``tokens.TokenRefused`` (invalid, used or expired).
+    """
+    member = _token_member(session, tokens.consume(session, VERIFY_EMAIL, token, now))
+    if member.email_verified_at is None:
+        member.email_verified_at = now
+    grant_signup_points(session, member, signup_grant)
+    session.flush()
     return member
 
 

@@ -13,12 +13,14 @@ from portal.extensions import db
 from portal.models import Company
 from portal.models.base import utcnow
 from portal.pagination import paginate
+from portal.ratelimits import browsing_limit
 from portal.rendering import render, wants_fragment
 
 bp = Blueprint("companies", __name__, url_prefix="/companies")
 
 
 @bp.get("")
+@browsing_limit("COMPANY_PAGE_RATE_LIMIT")
 @login_required
 def index():
     """Companies closest to the typed text, or all of them alphabetically."""
@@ -39,6 +41,7 @@ def index():
 
 
 @bp.get("/<int:company_id>")
+@browsing_limit("COMPANY_PAGE_RATE_LIMIT")
 @login_required
 def detail(company_id: int):
     """The company's page; htmx (filters, pages) gets its contact list alone,

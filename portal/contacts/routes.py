@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from portal import ledger, matching
 from portal.audit import record_audit
+from portal.authz import verified_required
 from portal.contacts import imports, services
 from portal.contacts.forms import (
     ChallengeForm,
@@ -41,6 +42,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.normalise import FieldProblem, normalise_domain
 from portal.points.services import Rules, member_tier
+from portal.ratelimits import browsing_limit
 from portal.rendering import redirect_to, render
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -62,6 +64,7 @@ def _decision(raw: str | None) -> services.Decision:
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@verified_required
 def new():
     form = ContributeForm()
     context = {"form": form, "attestation": services.ATTESTATION_TEXT}
@@ -112,6 +115,7 @@ def new():
 
 @bp.get("/new/companies")
 @login_required
+@verified_required
 def company_suggestions():
     """``<option>``s for the company field's datalist, as the member types."""
     text = (request.args.get("company") or "").strip()
@@ -125,6 +129,7 @@ def company_suggestions():
 
 @bp.get("/new/duplicates")
 @login_required
+@verified_required
 @limiter.limit(
     lambda: current_app.config["DUPLICATE_CHECK_LIMIT"],
     key_func=lambda: f"duplicate-check:{current_user.id}",
@@ -228,6 +233,7 @@ def _detail(contact: Contact, status: int = 200, **extra):
 
 
 @bp.get("/<int:contact_id>")
+@browsing_limit("CONTACT_PAGE_RATE_LIMIT")
 @login_required
 def detail(contact_id: int):
     return _detail(_visible_contact(contact_id))
@@ -235,6 +241,7 @@ def detail(contact_id: int):
 
 @bp.post("/<int:contact_id>/unlock")
 @login_required
+@verified_required
 def unlock(contact_id: int):
     """Reveal the contact's email and phone for points, once."""
     _visible_contact(contact_id)
@@ -277,6 +284,7 @@ def unlock(contact_id: int):
 
 @bp.post("/<int:contact_id>/confirm")
 @login_required
+@verified_required
 def confirm(contact_id: int):
     contact = _visible_contact(contact_id)
     source = (
@@ -297,6 +305,7 @@ def confirm(contact_id: int):
 
 @bp.post("/<int:contact_id>/challenge")
 @login_required
+@verified_required
 def challenge(contact_id: int):
     contact = _visible_contact(contact_id)
     form = ChallengeForm()
@@ -326,6 +335,7 @@ def challenge(contact_id: int):
 
 @bp.route("/<int:contact_id>/update", methods=["GET", "POST"])
 @login_required
+@verified_required
 def update(contact_id: int):
     """Update a contact's details. Email and phone start blank (keep them) so
     the form never shows details the member has not revealed."""
@@ -383,6 +393,7 @@ def update(contact_id: int):
 
 @bp.route("/import", methods=["GET", "POST"])
 @login_required
+@verified_required
 def import_file():
     form = ImportForm()
     files = db.session.scalars(

@@ -27,6 +27,7 @@ from portal.models.search import (
     SearchVariant,
     SearchWord,
 )
+from portal.models.tokens import OneTimeToken
 
 __all__ = [
     "AuditEntry",
@@ -52,6 +53,7 @@ __all__ = [
     "LedgerEntry",
     "Member",
     "MemberSession",
+    "OneTimeToken",
     "Organisation",
     "OutboxMessage",
     "OutboxState",

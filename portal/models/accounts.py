@@ -70,12 +70,19 @@ class Member(UserMixin, db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the member followed the emailed verification link (or an operator
+    # created the account); until then they may not contribute or reveal.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="members")
 
     @property
     def is_active(self) -> bool:  # Flask-Login: suspended members are logged out
         return self.status == MemberStatus.ACTIVE
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def has_role(self, *roles: Role) -> bool:
         """True when the member holds one of ``roles``; admins hold every role."""

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, request, url_for
 from flask_login import login_required
 
 from portal.extensions import db
+from portal.ratelimits import browsing_limit
 from portal.rendering import render, wants_fragment
 from portal.search.services import MAX_MONTHS, SearchQuery, search_contacts
 from portal.titles import DEPARTMENTS, SENIORITIES
@@ -17,6 +18,7 @@ CONFIRMED_CHOICES = (1, 3, 6, 12, 24)
 
 
 @bp.get("/search")
+@browsing_limit("SEARCH_RATE_LIMIT")
 @login_required
 def search():
     """The results page, or only the results for htmx. Any parameters give a

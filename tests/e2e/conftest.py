@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db as _db
+from tests.factories import DEFAULT_PASSWORD
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 # The background-networking switches keep Chromium from calling home on a
@@ -43,9 +44,12 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 10_000
 
 # Forms answer invalid input with 422 and failed logins with 401 so htmx swaps
-# the re-rendered form in; Chromium logs those responses as console errors.
+# the re-rendered form in; pages that refuse (403 until the email is verified,
+# 410 for a used link, 429 past a rate limit) are shown too. Chromium logs
+# those responses as console errors.
 EXPECTED_FAILED_LOAD = re.compile(
-    r"^Failed to load resource: the server responded with a status of (401|422)\b"
+    r"^Failed to load resource: the server responded with a status of "
+    r"(401|403|410|422|429)\b"
 )
 
 reports_key = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -78,6 +82,8 @@ def live_server(app_config) -> Iterator[str]:
     """Serve a separate app instance on a free port; yield its base URL."""
     server_app = create_app(app_config)
     server = make_server("127.0.0.1", 0, server_app, threaded=True)
+    # Emailed links point at this server, so a test can follow them.
+    server_app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(
         target=server.serve_forever, name="e2e-live-server", daemon=True
     )
@@ -90,6 +96,15 @@ def live_server(app_config) -> Iterator[str]:
         server.server_close()
         with server_app.app_context():
             _db.engine.dispose()
+
+
+def log_in(page: Page, live_server: str, email: str) -> None:
+    """Log in through the real form with the factories' default password."""
+    page.goto(f"{live_server}/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/")
 
 
 @pytest.fixture(scope="session")

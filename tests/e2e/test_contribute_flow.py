@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import log_in
+
 pytestmark = pytest.mark.e2e
 
 
@@ -24,11 +26,7 @@ def test_typo_duplicate_warning_then_pending_points(
         title="Sales Manager",
         email="priya.raman@brightwater-analytics.com",
     )
-    page.goto(f"{live_server}/auth/login")
-    page.get_by_label("Email").fill("seller@northwind.example")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server}/")
+    log_in(page, live_server, "seller@northwind.example")
 
     page.goto(f"{live_server}/contacts/new")
     page.get_by_label("First name").fill("Pirya")

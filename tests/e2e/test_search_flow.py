@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from portal import ledger
 from portal.models import EntryKind, Revision, RevisionKind, RevisionSource
 from portal.models.base import utcnow
+from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -54,11 +55,7 @@ def test_search_reveal_and_export(
     )
     db.session.commit()
 
-    page.goto(f"{live_server}/auth/login")
-    page.get_by_label("Email").fill("buyer@northwind.example")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server}/")
+    log_in(page, live_server, "buyer@northwind.example")
 
     page.get_by_role("link", name="Search").click()
     expect(page).to_have_url(f"{live_server}/search")

@@ -42,6 +42,7 @@ WEB_MODULES = {
     "portal/contacts/mine.py",
     "portal/errors.py",
     "portal/extensions.py",
+    "portal/ratelimits.py",
     "portal/rendering.py",
     "portal/security.py",
     "portal/templating.py",

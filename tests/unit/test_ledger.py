@@ -23,11 +23,16 @@ def _sum_vested(session, member_id: int) -> int:
 
 
 def test_signup_grant_on_registration(app, db):
-    """A new member starts with the configured vested grant."""
+    """A member whose address is verified at creation starts with the grant."""
     from portal.auth.services import register_member
+    from portal.models.base import utcnow
 
     member = register_member(
-        "g@northwind.example", "long password 1", "G", signup_grant=20
+        "g@northwind.example",
+        "long password 1",
+        "G",
+        verified_at=utcnow(),
+        signup_grant=20,
     )
     db.session.commit()
     assert ledger.balance(db.session, member.id) == ledger.Balance(vested=20, pending=0)

@@ -106,6 +106,7 @@ def test_registration_sends_welcome_email(client, db):
     assert message.to_address == "wen@northwind.example"
     assert message.kind == "welcome"
     assert "Your member code is" in message.body_text
+    assert "/auth/verify/" in message.body_text
 
 
 def test_admin_reads_the_outbox(client, auth, make_member, db):
