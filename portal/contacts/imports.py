@@ -31,6 +31,7 @@ from portal.models import (
     RevisionSource,
     RowOutcome,
 )
+from portal.moderation.flags import FlagRules
 from portal.points.services import Rules
 
 REPORT_HEADER = ("row", "outcome", "reason", "contact_id", *CONTACT_FIELDS)
@@ -113,6 +114,7 @@ def process_file(
     contribution: ContributionFile,
     *,
     rules: Rules,
+    flag_rules: FlagRules,
     suppression_key: str,
     max_rows: int,
     now: Callable[[], datetime],
@@ -150,7 +152,9 @@ def process_file(
     )
     for index, row in enumerate(rows, start=1):
         if row.number not in done:
-            _process_row(session, contribution, row, rules, suppression_key, now())
+            _process_row(
+                session, contribution, row, rules, flag_rules, suppression_key, now()
+            )
         if index % COMMIT_EVERY == 0 or index == len(rows):
             session.commit()
             progress(int(index * 100 / len(rows)), f"{index:,} of {len(rows):,} rows")
@@ -173,7 +177,9 @@ def process_file(
     return contribution.counts
 
 
-def _process_row(session, contribution, row, rules, suppression_key, now) -> None:
+def _process_row(
+    session, contribution, row, rules, flag_rules, suppression_key, now
+) -> None:
     # A report needs enough of each cell to find the row, not a 100 KB blob.
     values = {name: value[:REPORT_CELL_CHARS] for name, value in row.values.items()}
     result = ContributionRow(
@@ -192,6 +198,7 @@ def _process_row(session, contribution, row, rules, suppression_key, now) -> Non
                 source=RevisionSource.CSV,
                 attestation=contribution.attestation,
                 rules=rules,
+                flag_rules=flag_rules,
                 suppression_key=suppression_key,
                 now=now,
                 contribution_file_id=contribution.id,

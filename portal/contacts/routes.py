@@ -39,6 +39,7 @@ from portal.models import (
     Unlock,
 )
 from portal.models.base import utcnow
+from portal.moderation.flags import FlagRules
 from portal.normalise import FieldProblem, normalise_domain
 from portal.points.services import Rules, member_tier
 from portal.rendering import redirect_to, render
@@ -50,6 +51,10 @@ STAFF = (Role.MODERATOR, Role.ADMIN)
 
 def _rules() -> Rules:
     return Rules.from_config(current_app.config)
+
+
+def _flag_rules() -> FlagRules:
+    return FlagRules.from_config(current_app.config)
 
 
 def _decision(raw: str | None) -> services.Decision:
@@ -78,6 +83,7 @@ def new():
             source=RevisionSource.FORM,
             attestation=services.ATTESTATION_TEXT if form.attest.data else None,
             rules=_rules(),
+            flag_rules=_flag_rules(),
             suppression_key=current_app.config["SUPPRESSION_KEY"],
             now=utcnow(),
             decision=_decision(request.form.get("duplicate_decision")),
@@ -310,6 +316,7 @@ def challenge(contact_id: int):
             FlagKind(form.kind.data),
             form.details.data or "",
             utcnow(),
+            flag_rules=_flag_rules(),
         )
     except services.ContactActionRefused as refused:
         db.session.rollback()
@@ -362,6 +369,7 @@ def update(contact_id: int):
             form.values(),
             attestation=services.ATTESTATION_TEXT if form.attest.data else None,
             rules=_rules(),
+            flag_rules=_flag_rules(),
             suppression_key=current_app.config["SUPPRESSION_KEY"],
             now=utcnow(),
         )

@@ -32,6 +32,7 @@ from portal.models import (
     RevisionKind,
     RevisionSource,
 )
+from portal.moderation.flags import FlagRules, open_flag
 from portal.normalise import (
     FieldProblem,
     check_business_email,
@@ -59,11 +60,6 @@ ATTESTATION_TEXT = (
 MEANINGFUL_FIELDS = frozenset({"last_name", "title", "company", "email", "phone"})
 # Fields shown with their provenance, in the order a contact is read.
 PROVENANCE_FIELDS = tuple(f for f in CONTACT_FIELDS if f != "company_domain")
-FLAG_DUE = {
-    FlagSource.CHALLENGE: timedelta(days=3),
-    FlagSource.ENTRY_CHECK: timedelta(days=5),
-}
-FLAG_PRIORITY = {FlagSource.CHALLENGE: 10, FlagSource.ENTRY_CHECK: 20}
 GENERAL = ""  # the key of a problem that belongs to no single field
 
 
@@ -220,6 +216,7 @@ def contribute(
     now: datetime,
     decision: Decision = None,
     contribution_file_id: int | None = None,
+    flag_rules: FlagRules | None = None,
 ) -> Outcome:
     """Add a contact, or apply it to the contact it duplicates.
 
@@ -228,7 +225,14 @@ def contribute(
     """
     clean, company = _checked(session, member_id, values, attestation, suppression_key)
     context = _Context(
-        session, member_id, source, attestation, rules, now, contribution_file_id
+        session,
+        member_id,
+        source,
+        attestation,
+        rules,
+        now,
+        contribution_file_id,
+        flag_rules or FlagRules(),
     )
     same_email = session.scalar(select(Contact).where(Contact.email == clean.email))
     if same_email is not None:
@@ -261,15 +265,12 @@ def contribute(
         return context.update(target, clean, company, keep_names=True)
     outcome = context.create(clean, company)
     if candidates:
-        _open_flag(
-            session,
+        context.open_flag(
             FlagKind.POSSIBLE_DUPLICATE,
-            FlagSource.ENTRY_CHECK,
-            now,
+            FlagSource.ENTRY,
             contact=outcome.contact,
             revision=outcome.revision,
             related_contact_id=candidates[0].contact_id,
-            reporter_id=member_id,
             details=(
                 f"Contributor says this is not the same person as contact "
                 f"#{candidates[0].contact_id} (match score {candidates[0].score:.0f})."
@@ -326,6 +327,7 @@ def update_contact(
     rules: points.Rules,
     suppression_key: str,
     now: datetime,
+    flag_rules: FlagRules | None = None,
 ) -> Outcome:
     """Apply a member's edit of one contact (the update form): the same checks
     as a contribution; blank optional fields keep their values. Raises
@@ -333,7 +335,14 @@ def update_contact(
     values = {**values, "email": values.get("email") or contact.email}
     clean, company = _checked(session, member_id, values, attestation, suppression_key)
     context = _Context(
-        session, member_id, RevisionSource.FORM, attestation, rules, now, None
+        session,
+        member_id,
+        RevisionSource.FORM,
+        attestation,
+        rules,
+        now,
+        None,
+        flag_rules or FlagRules(),
     )
     return context.update(contact, clean, company)
 
@@ -347,6 +356,32 @@ class _Context:
     rules: points.Rules
     now: datetime
     contribution_file_id: int | None
+    flag_rules: FlagRules
+
+    def open_flag(
+        self,
+        kind: FlagKind,
+        source: FlagSource,
+        *,
+        contact: Contact,
+        revision: Revision | None,
+        details: str,
+        related_contact_id: int | None = None,
+        proposal: dict[str, Any] | None = None,
+    ) -> Flag:
+        return open_flag(
+            self.session,
+            kind,
+            source,
+            self.now,
+            self.flag_rules,
+            contact_id=contact.id,
+            revision_id=revision.id if revision else None,
+            reporter_id=self.member_id,
+            details=details,
+            related_contact_id=related_contact_id,
+            proposal=proposal,
+        )
 
     def check_daily_cap(self) -> None:
         if self.member_id is None:
@@ -397,14 +432,11 @@ class _Context:
         if domain in known:
             return False
         contact.state = ContactState.HELD
-        _open_flag(
-            self.session,
+        self.open_flag(
             FlagKind.DOMAIN_MISMATCH,
-            FlagSource.ENTRY_CHECK,
-            self.now,
+            FlagSource.ENTRY,
             contact=contact,
             revision=revision,
-            reporter_id=self.member_id,
             details=(
                 f"The email domain {domain} is not one of {contact.company.name}'s "
                 f"domains ({', '.join(sorted(known))})."
@@ -536,35 +568,6 @@ def company_domains(session: Session, company_id: int) -> set[str]:
     return {primary, *aliases}
 
 
-def _open_flag(
-    session: Session,
-    kind: FlagKind,
-    source: FlagSource,
-    now: datetime,
-    *,
-    contact: Contact,
-    revision: Revision | None,
-    reporter_id: int | None,
-    details: str,
-    related_contact_id: int | None = None,
-) -> Flag:
-    flag = Flag(
-        kind=kind,
-        source=source,
-        contact_id=contact.id,
-        revision_id=revision.id if revision else None,
-        related_contact_id=related_contact_id,
-        reporter_id=reporter_id,
-        details=details,
-        priority=FLAG_PRIORITY[source],
-        due_at=now + FLAG_DUE[source],
-        created_at=now,
-    )
-    session.add(flag)
-    session.flush()
-    return flag
-
-
 def field_provenance(session: Session, contact_id: int) -> dict[str, Revision]:
     """For each field, the revision that set its current value."""
     provenance: dict[str, Revision] = {}
@@ -645,6 +648,8 @@ def challenge_contact(
     kind: FlagKind,
     details: str,
     now: datetime,
+    *,
+    flag_rules: FlagRules | None = None,
 ) -> Flag:
     """Open a challenge flag; the contact shows as disputed until it is resolved.
 
@@ -675,13 +680,14 @@ def challenge_contact(
         .order_by(order)
         .limit(1)
     )
-    flag = _open_flag(
+    flag = open_flag(
         session,
         kind,
-        FlagSource.CHALLENGE,
+        FlagSource.MEMBER,
         now,
-        contact=contact,
-        revision=revision,
+        flag_rules or FlagRules(),
+        contact_id=contact.id,
+        revision_id=revision.id if revision else None,
         reporter_id=member_id,
         details=details.strip(),
     )

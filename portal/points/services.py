@@ -32,6 +32,7 @@ from portal.models import (
     Unlock,
 )
 from portal.models.moderation import CHALLENGE_KINDS
+from portal.moderation.flags import close_flag
 
 REVISIONS = Revision.__tablename__
 # Revisions that count against the daily cap: a member's own contributions.
@@ -268,22 +269,6 @@ def _penalise(session: Session, member_id: int, amount: int, key: str, flag: Fla
             continue
 
 
-def _close_flag(
-    flag: Flag,
-    state: FlagState,
-    moderator_id: int | None,
-    resolution: str,
-    now: datetime,
-) -> None:
-    """Resolve a flag once; a second resolution raises ``ValueError``."""
-    if flag.state.resolved:
-        raise ValueError(f"flag {flag.id} is already {flag.state.value}")
-    flag.state = state
-    flag.moderator_id = moderator_id
-    flag.resolution = resolution
-    flag.resolved_at = now
-
-
 def settle_upheld_challenge(
     session: Session,
     flag: Flag,
@@ -298,8 +283,11 @@ def settle_upheld_challenge(
     """The ledger effects of upholding a flag, all in the caller's transaction:
     the reporter's reward; the contributor's pending points on the revision at
     fault voided and (``penalise``) a penalty; and (``refund``, when the contact
-    is graveyarded) a refund of every reveal of it in the refund window."""
-    _close_flag(flag, FlagState.UPHELD, moderator_id, resolution, now)
+    is graveyarded) a refund of every reveal of it in the refund window.
+    Raises ``FlagAlreadyResolved`` (nothing moves) for a flag resolved before."""
+    close_flag(
+        flag, FlagState.UPHELD, now, moderator_id=moderator_id, resolution=resolution
+    )
     if flag.reporter_id is not None and flag.kind.is_challenge:
         ledger.record(
             session,
@@ -336,7 +324,13 @@ def settle_dismissed_challenge(
 ) -> None:
     """Dismiss a flag: no points move; a disputed contact with no other open
     challenge is active again (and its pending points vest on schedule)."""
-    _close_flag(flag, FlagState.DISMISSED, moderator_id, resolution, now)
+    close_flag(
+        flag,
+        FlagState.DISMISSED,
+        now,
+        moderator_id=moderator_id,
+        resolution=resolution,
+    )
     session.flush()
     contact = session.get(Contact, flag.contact_id) if flag.contact_id else None
     if (

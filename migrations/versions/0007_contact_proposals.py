@@ -1,0 +1,90 @@
+"""contact proposals: flags by source (member, entry, customer, subject,
+sweep) with the values a member proposed
+
+Revision ID: 0007_contact_proposals
+Revises: 0005_search_index
+Create Date: 2026-12-02 23:00:00.000000
+
+A member's update that would hold a contact is no longer applied: it waits in
+``flags.proposal`` for a moderator. Flag sources are renamed to the kinds the
+moderation queue filters on: ``challenge`` -> ``member``, ``entry_check`` ->
+``entry``.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = "0007_contact_proposals"
+down_revision = "0005_search_index"
+branch_labels = None
+depends_on = None
+
+OLD_SOURCES = ("challenge", "entry_check", "subject", "customer", "sweep")
+NEW_SOURCES = ("member", "entry", "customer", "subject", "sweep")
+RENAMED = {"challenge": "member", "entry_check": "entry"}
+OLD_KINDS = (
+    "wrong_info",
+    "left_company",
+    "duplicate",
+    "personal_data",
+    "domain_mismatch",
+    "possible_duplicate",
+)
+NEW_KINDS = (*OLD_KINDS, "proposed_change")
+
+
+def _enum(values, name):
+    return sa.Enum(
+        *values, name=name, native_enum=False, create_constraint=True, length=20
+    )
+
+
+def _swap_sources(old, new, renamed):
+    # Widen the constraint to both spellings, rename, then narrow it.
+    both = tuple(dict.fromkeys((*old, *new)))
+    with op.batch_alter_table("flags") as batch_op:
+        batch_op.alter_column(
+            "source",
+            type_=_enum(both, "flag_source"),
+            existing_type=_enum(old, "flag_source"),
+            existing_nullable=False,
+        )
+    for before, after in renamed.items():
+        op.execute(
+            sa.text("UPDATE flags SET source = :after WHERE source = :before").bindparams(
+                before=before, after=after
+            )
+        )
+    with op.batch_alter_table("flags") as batch_op:
+        batch_op.alter_column(
+            "source",
+            type_=_enum(new, "flag_source"),
+            existing_type=_enum(both, "flag_source"),
+            existing_nullable=False,
+        )
+
+
+def upgrade():
+    _swap_sources(OLD_SOURCES, NEW_SOURCES, RENAMED)
+    with op.batch_alter_table("flags") as batch_op:
+        batch_op.alter_column(
+            "kind",
+            type_=_enum(NEW_KINDS, "flag_kind"),
+            existing_type=_enum(OLD_KINDS, "flag_kind"),
+            existing_nullable=False,
+        )
+        batch_op.add_column(sa.Column("proposal", sa.JSON(), nullable=True))
+
+
+def downgrade():
+    op.execute(sa.text("DELETE FROM flags WHERE kind = 'proposed_change'"))
+    with op.batch_alter_table("flags") as batch_op:
+        batch_op.drop_column("proposal")
+        batch_op.alter_column(
+            "kind",
+            type_=_enum(OLD_KINDS, "flag_kind"),
+            existing_type=_enum(NEW_KINDS, "flag_kind"),
+            existing_nullable=False,
+        )
+    _swap_sources(NEW_SOURCES, OLD_SOURCES, {v: k for k, v in RENAMED.items()})
