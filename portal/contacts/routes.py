@@ -18,9 +18,11 @@ from portal.contacts.forms import (
     ImportForm,
 )
 from portal.contacts.reveal import (
+    DETAIL_FIELDS,
     RevealLimitReached,
     RevealRefused,
     RevealRules,
+    details_visible_to,
     reveal_contact,
 )
 from portal.csvfiles import iter_csv
@@ -36,7 +38,6 @@ from portal.models import (
     Member,
     RevisionSource,
     Role,
-    Unlock,
 )
 from portal.models.base import utcnow
 from portal.moderation.flags import FlagRules
@@ -193,40 +194,33 @@ def _visible_contact(contact_id: int) -> Contact:
     return contact
 
 
-def _may_see_details(contact: Contact) -> bool:
-    """Email and phone: the contributor, members who revealed it, and staff,
-    whose every such view is audited."""
-    if contact.owner_id == current_user.id:
-        return True
-    revealed = db.session.scalar(
-        select(Unlock.id).where(
-            Unlock.member_id == current_user.id, Unlock.contact_id == contact.id
-        )
+def _visible_details(contact: Contact, provenance) -> frozenset[str]:
+    """Email and phone: what the member revealed or supplied themselves, and
+    everything for staff, whose every such view is audited."""
+    visible = details_visible_to(db.session, contact, current_user.id, provenance)
+    if visible == frozenset(DETAIL_FIELDS) or not current_user.has_role(*STAFF):
+        return visible
+    record_audit(
+        "contact.details_viewed",
+        actor=current_user._get_current_object(),
+        target=contact,
+        ip=request.remote_addr,
     )
-    if revealed is not None:
-        return True
-    if current_user.has_role(*STAFF):
-        record_audit(
-            "contact.details_viewed",
-            actor=current_user._get_current_object(),
-            target=contact,
-            ip=request.remote_addr,
-        )
-        db.session.commit()
-        return True
-    return False
+    db.session.commit()
+    return frozenset(DETAIL_FIELDS)
 
 
 def _detail(contact: Contact, status: int = 200, **extra):
+    provenance = services.field_provenance(db.session, contact.id)
     return render(
         "contacts/detail.html",
         "contacts/_contact.html",
         status,
         contact=contact,
-        provenance=services.field_provenance(db.session, contact.id),
+        provenance=provenance,
         revisions=services.contact_revisions(db.session, contact.id),
         open_challenges=services.points.open_challenges(db.session, contact.id),
-        show_details=_may_see_details(contact),
+        visible=_visible_details(contact, provenance),
         reveal_cost=current_app.config["REVEAL_COST"],
         challenge_form=extra.pop("challenge_form", None) or ChallengeForm(),
         **extra,

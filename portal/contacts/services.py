@@ -534,8 +534,9 @@ class _Context:
         if "title" in changes:
             contact.seniority, contact.department = clean.seniority, clean.department
         contact.last_confirmed_at = self.now
-        if contact.owner_id is None:
-            contact.owner_id = self.member_id
+        # Ownership (the royalties) stays with whoever contributed the contact,
+        # and pool contacts stay in the pool: an update earns update points,
+        # never the contact, so it cannot buy a free reveal or royalties.
         self.session.flush()
         revision = self.revision(contact, RevisionKind.UPDATE, changes)
         held = False
