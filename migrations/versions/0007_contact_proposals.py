@@ -1,5 +1,5 @@
-"""contact proposals: flags by source (member, entry, customer, subject,
-sweep) with the values a member proposed
+"""contact proposals: flags by source with the values a member proposed;
+answers about known contacts; keyed IP hashes on revisions and confirmations
 
 Revision ID: 0007_contact_proposals
 Revises: 0005_search_index
@@ -8,7 +8,9 @@ Create Date: 2026-12-02 23:00:00.000000
 A member's update that would hold a contact is no longer applied: it waits in
 ``flags.proposal`` for a moderator. Flag sources are renamed to the kinds the
 moderation queue filters on: ``challenge`` -> ``member``, ``entry_check`` ->
-``entry``.
+``entry``. ``contact_lookups`` records every answer that told a member a person
+or an email is known, for the daily limit on them. Revisions and confirmations
+keep a keyed hash of the IP (never the IP) to tell independent confirmations.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -75,9 +77,33 @@ def upgrade():
             existing_nullable=False,
         )
         batch_op.add_column(sa.Column("proposal", sa.JSON(), nullable=True))
+    op.create_table(
+        "contact_lookups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column("channel", _enum(("form", "csv", "update", "live"), "lookup_channel"), nullable=False),
+        sa.Column("revision_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_contact_lookups_contact_id_contacts"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_contact_lookups_member_id_members"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["revision_id"], ["contact_revisions.id"], name=op.f("fk_contact_lookups_revision_id_contact_revisions"), ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_lookups")),
+    )
+    with op.batch_alter_table("contact_lookups") as batch_op:
+        batch_op.create_index("ix_contact_lookups_member_created", ["member_id", "created_at"], unique=False)
+    for table in ("contact_revisions", "contact_confirmations"):
+        with op.batch_alter_table(table) as batch_op:
+            batch_op.add_column(sa.Column("ip_hash", sa.String(length=64), nullable=True))
 
 
 def downgrade():
+    for table in ("contact_revisions", "contact_confirmations"):
+        with op.batch_alter_table(table) as batch_op:
+            batch_op.drop_column("ip_hash")
+    with op.batch_alter_table("contact_lookups") as batch_op:
+        batch_op.drop_index("ix_contact_lookups_member_created")
+    op.drop_table("contact_lookups")
     op.execute(sa.text("DELETE FROM flags WHERE kind = 'proposed_change'"))
     with op.batch_alter_table("flags") as batch_op:
         batch_op.drop_column("proposal")

@@ -44,6 +44,7 @@ OUTCOME_FOR_STATUS = {
     "updated": RowOutcome.UPDATED,
     "unchanged": RowOutcome.DUPLICATE,
     "needs_decision": RowOutcome.DUPLICATE,
+    "proposed": RowOutcome.HELD,
 }
 
 
@@ -100,6 +101,11 @@ def _row_result(outcome: services.Outcome) -> tuple[RowOutcome, str | None]:
         )
     if outcome.status == "unchanged":
         return RowOutcome.DUPLICATE, "Already in Tessera with these details."
+    if outcome.status == "proposed":
+        return RowOutcome.HELD, (
+            "Held for a moderator: Tessera will not apply these details without "
+            "a review."
+        )
     if outcome.status == "held":
         return RowOutcome.HELD, (
             "Held for a moderator: the email domain does not match the company."

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal import ledger, matching
 from portal.audit import record_audit
-from portal.contacts import imports, services
+from portal.contacts import imports, lookups, services
 from portal.contacts.forms import (
     ChallengeForm,
     ContactFieldsForm,
@@ -96,6 +96,8 @@ def new():
             "contacts/new.html", "contacts/_contribute_form.html", 422, **context
         )
     if outcome.status == "needs_decision":
+        # Nothing was added, but the answer about who is known is counted.
+        db.session.commit()
         form.form_errors.append(
             "This may be someone Tessera already knows. Choose “same person” or "
             "“different person” below, then submit again."
@@ -137,15 +139,18 @@ def company_suggestions():
     key_func=lambda: f"duplicate-check:{current_user.id}",
 )
 def duplicate_warning():
-    """Likely duplicates of what the member has typed so far (masked)."""
+    """Likely duplicates of what the member has typed so far (masked). It
+    never says whether an email is known (the submission does, counted), and
+    each contact it shows counts once a day as an answer about a known person.
+    """
     form = ContactFieldsForm(request.args, meta={"csrf": False})
     first, last = form.first_name.data or "", form.last_name.data or ""
     candidates: list = []
-    same_email = None
+    limit_message = None
     if (
         first.strip()
         and last.strip()
-        and (form.company.data or form.company_domain.data or form.email.data)
+        and (form.company.data or form.company_domain.data)
     ):
         domain = None
         if form.company_domain.data:
@@ -153,29 +158,34 @@ def duplicate_warning():
                 domain = normalise_domain(form.company_domain.data)
             except FieldProblem:
                 domain = None
-        email = (form.email.data or "").strip().lower() or None
-        company = matching.resolve_company(
-            db.session,
-            name=(form.company.data or "").strip() or None,
-            domain=domain,
-            email_domain=email.rpartition("@")[2] if email and "@" in email else None,
-        )
-        check = matching.find_duplicates(
-            db.session,
-            first_name=first.strip(),
-            last_name=last.strip(),
-            company_id=company.company_id if company else None,
-            company_name=(form.company.data or "").strip() or None,
-            email=email,
-        )
-        candidates = check.candidates
-        if check.same_email is not None:
-            same_email = db.session.get(Contact, check.same_email)
+        now = utcnow()
+        try:
+            lookups.check_allowance(db.session, current_user.id, _rules(), now)
+        except lookups.AnswerLimitReached as reached:
+            limit_message = reached.message
+        else:
+            company = matching.resolve_company(
+                db.session,
+                name=(form.company.data or "").strip() or None,
+                domain=domain,
+                email_domain=None,
+            )
+            candidates = matching.find_duplicates(
+                db.session,
+                first_name=first.strip(),
+                last_name=last.strip(),
+                company_id=company.company_id if company else None,
+                company_name=(form.company.data or "").strip() or None,
+            ).candidates
+            lookups.record_live_answers(
+                db.session, current_user.id, (c.contact_id for c in candidates), now
+            )
+            db.session.commit()
     return render(
         "contacts/_duplicate_warning.html",
         "contacts/_duplicate_warning.html",
         candidates=candidates,
-        same_email=same_email,
+        limit_message=limit_message,
         # Re-rendering as the member types keeps the answer they already chose.
         chosen=request.args.get("duplicate_decision"),
     )
@@ -376,6 +386,12 @@ def update(contact_id: int):
     db.session.commit()
     if outcome.status == "unchanged":
         flash("Nothing changed: these are the details Tessera already holds.", "info")
+    elif outcome.status == "proposed":
+        flash(
+            "Sent to a moderator: this change needs a review before it applies, "
+            "so the contact stays as it is for now.",
+            "info",
+        )
     elif outcome.points:
         flash(f"Updated. +{outcome.points} points pending.", "success")
     else:

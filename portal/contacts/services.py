@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import matching
+from portal.contacts import lookups
 from portal.csvfiles import CONTACT_FIELDS
 from portal.models import (
     Company,
@@ -28,6 +29,7 @@ from portal.models import (
     Flag,
     FlagKind,
     FlagSource,
+    LookupChannel,
     Revision,
     RevisionKind,
     RevisionSource,
@@ -56,8 +58,9 @@ ATTESTATION_TEXT = (
     "course of business, and it holds no personal data: no personal email, no "
     "mobile number, no home address."
 )
-# Fields whose change makes an update worth points (a new city is not).
-MEANINGFUL_FIELDS = frozenset({"last_name", "title", "company", "email", "phone"})
+# Fields whose change makes an update worth points (a new city or a respelt
+# name is not); a new title counts when it changes seniority or department.
+MATERIAL_FIELDS = frozenset({"email", "phone", "company"})
 # Fields shown with their provenance, in the order a contact is read.
 PROVENANCE_FIELDS = tuple(f for f in CONTACT_FIELDS if f != "company_domain")
 GENERAL = ""  # the key of a problem that belongs to no single field
@@ -188,15 +191,23 @@ class Outcome:
     * ``updated``: the details went onto an existing contact;
     * ``unchanged``: already known with these details (offer to confirm it);
     * ``needs_decision``: likely duplicates; nothing written until the member
-      says "same person" or "different person".
+      says "same person" or "different person";
+    * ``proposed``: a change that would hold or hide a known contact, or an
+      email already on file under other details: sent to a moderator as a
+      proposal; the contact is unchanged and ``contact`` is None unless the
+      member was updating that very contact.
     """
 
-    status: Literal["accepted", "held", "updated", "unchanged", "needs_decision"]
+    status: Literal[
+        "accepted", "held", "updated", "unchanged", "needs_decision", "proposed"
+    ]
     contact: Contact | None = None
     revision: Revision | None = None
     points: int = 0
     candidates: list[matching.DuplicateCandidate] = field(default_factory=list)
     duplicate_flagged: bool = False
+    # For a proposal: the contact it is about (not shown when ``contact`` is None).
+    flag_contact_id: int | None = None
 
 
 # The member's answer to "is this the same person?": ("update", contact id),
@@ -220,8 +231,15 @@ def contribute(
 ) -> Outcome:
     """Add a contact, or apply it to the contact it duplicates.
 
+    A member's submission first passes the day's allowance (contributions and
+    answers about known contacts, ``portal.contacts.lookups``); every answer
+    that says a person or email is known is counted. An email already on file
+    is treated as that contact only when the name and company supplied are
+    that contact's too; otherwise the submission goes to a moderator as a
+    proposal, and the answer names nobody.
+
     Raises ``ContributionRefused`` (nothing written) for a failed check, a
-    suppressed person, a missing attestation or the tier's daily cap.
+    suppressed person, a missing attestation or a used-up allowance.
     """
     clean, company = _checked(session, member_id, values, attestation, suppression_key)
     context = _Context(
@@ -234,10 +252,7 @@ def contribute(
         contribution_file_id,
         flag_rules or FlagRules(),
     )
-    same_email = session.scalar(select(Contact).where(Contact.email == clean.email))
-    if same_email is not None:
-        return context.update(same_email, clean, company)
-
+    context.check_allowance()
     check = matching.find_duplicates(
         session,
         first_name=clean.first_name,
@@ -246,8 +261,22 @@ def contribute(
         company_name=clean.company or None,
     )
     candidates = check.candidates
+    same_email = session.scalar(select(Contact).where(Contact.email == clean.email))
+    if same_email is not None:
+        if same_email.id in {c.contact_id for c in candidates}:
+            return context.answered(context.update(same_email, clean, company))
+        return context.answered(
+            context.propose(
+                same_email,
+                _proposed_values(clean),
+                "A member submitted this contact's email with another name or "
+                f"company: {clean.first_name} {clean.last_name} at "
+                f"{clean.company or clean.company_domain}.",
+                show_contact=False,
+            )
+        )
     if candidates and decision is None:
-        return Outcome("needs_decision", candidates=candidates)
+        return context.answered(Outcome("needs_decision", candidates=candidates))
     if decision is not None and decision[0] == "update":
         chosen = {c.contact_id for c in candidates}
         target = session.get(Contact, decision[1]) if decision[1] in chosen else None
@@ -262,7 +291,7 @@ def contribute(
             )
         # The names only matched fuzzily: keep the record's spelling rather
         # than the (probably typo'd) one just typed.
-        return context.update(target, clean, company, keep_names=True)
+        return context.answered(context.update(target, clean, company, keep_names=True))
     outcome = context.create(clean, company)
     if candidates:
         context.open_flag(
@@ -278,6 +307,10 @@ def contribute(
         )
         outcome.duplicate_flagged = True
     return outcome
+
+
+def _proposed_values(clean: CleanContact) -> dict[str, Any]:
+    return _present({name: getattr(clean, name) for name in PROVENANCE_FIELDS})
 
 
 def _checked(
@@ -330,8 +363,10 @@ def update_contact(
     flag_rules: FlagRules | None = None,
 ) -> Outcome:
     """Apply a member's edit of one contact (the update form): the same checks
-    as a contribution; blank optional fields keep their values. Raises
-    ``ContributionRefused``, e.g. when the new email is another contact's."""
+    and allowance as a contribution; blank optional fields keep their values.
+    A change that would hold the contact, or an email that is another
+    contact's, becomes a proposal for a moderator. Raises
+    ``ContributionRefused``."""
     values = {**values, "email": values.get("email") or contact.email}
     clean, company = _checked(session, member_id, values, attestation, suppression_key)
     context = _Context(
@@ -343,8 +378,13 @@ def update_contact(
         now,
         None,
         flag_rules or FlagRules(),
+        LookupChannel.UPDATE,
     )
-    return context.update(contact, clean, company)
+    context.check_allowance()
+    outcome = context.update(contact, clean, company)
+    if outcome.status in ("unchanged", "proposed"):
+        context.answered(outcome)
+    return outcome
 
 
 @dataclass
@@ -357,6 +397,62 @@ class _Context:
     now: datetime
     contribution_file_id: int | None
     flag_rules: FlagRules
+    channel: LookupChannel | None = None
+
+    def __post_init__(self) -> None:
+        if self.channel is None:
+            csv = self.source == RevisionSource.CSV
+            self.channel = LookupChannel.CSV if csv else LookupChannel.FORM
+
+    def check_allowance(self) -> None:
+        if self.member_id is None:
+            return
+        try:
+            lookups.check_allowance(self.session, self.member_id, self.rules, self.now)
+        except lookups.AnswerLimitReached as reached:
+            raise ContributionRefused({GENERAL: reached.message}) from reached
+
+    def answered(self, outcome: Outcome) -> Outcome:
+        """Count an outcome that says a person or email is known."""
+        if self.member_id is not None:
+            contact = outcome.contact
+            if contact is None and outcome.candidates:
+                contact_id = outcome.candidates[0].contact_id
+            else:
+                contact_id = outcome.flag_contact_id or (contact and contact.id)
+            lookups.record_answer(
+                self.session,
+                self.member_id,
+                contact_id,
+                self.channel,
+                self.now,
+                revision_id=outcome.revision.id if outcome.revision else None,
+            )
+        return outcome
+
+    def propose(
+        self,
+        contact: Contact,
+        proposal: dict[str, Any],
+        details: str,
+        *,
+        show_contact: bool,
+    ) -> Outcome:
+        """Send a change to a moderator as a flag carrying the proposed values;
+        the contact stays as it is."""
+        self.open_flag(
+            FlagKind.PROPOSED_CHANGE,
+            FlagSource.MEMBER,
+            contact=contact,
+            revision=None,
+            details=details,
+            proposal=proposal,
+        )
+        return Outcome(
+            "proposed",
+            contact if show_contact else None,
+            flag_contact_id=contact.id,
+        )
 
     def open_flag(
         self,
@@ -382,22 +478,6 @@ class _Context:
             related_contact_id=related_contact_id,
             proposal=proposal,
         )
-
-    def check_daily_cap(self) -> None:
-        if self.member_id is None:
-            return
-        tier = points.member_tier(self.session, self.member_id, self.rules, self.now)
-        done = points.contributions_today(self.session, self.member_id, self.now)
-        if done >= tier.daily_cap:
-            raise ContributionRefused(
-                {
-                    GENERAL: (
-                        f"You have reached today's limit of {tier.daily_cap} "
-                        f"contributions for {tier.name} members. It resets at "
-                        "midnight UTC."
-                    )
-                }
-            )
 
     def company_for(self, clean: CleanContact, company: Company | None) -> Company:
         if company is not None:
@@ -445,7 +525,6 @@ class _Context:
         return True
 
     def create(self, clean: CleanContact, company: Company | None) -> Outcome:
-        self.check_daily_cap()
         company = self.company_for(clean, company)
         contact = Contact(
             first_name=clean.first_name,
@@ -514,17 +593,42 @@ class _Context:
             changes["company"] = clean.company or clean.company_domain
         if not changes:
             return Outcome("unchanged", contact)
+        email = changes.get("email", contact.email)
         if "email" in changes:
             taken = self.session.scalar(
                 select(Contact.id).where(
-                    Contact.email == clean.email, Contact.id != contact.id
+                    Contact.email == email, Contact.id != contact.id
                 )
             )
             if taken:
-                raise ContributionRefused(
-                    {"email": "Another contact already uses this email address."}
+                # Saying "another contact uses this email" would confirm it.
+                return self.propose(
+                    contact,
+                    changes,
+                    f"The proposed email is already contact #{taken}'s.",
+                    show_contact=True,
                 )
-        self.check_daily_cap()
+        if {"email", "company"} & changes.keys():
+            domains = (
+                company_domains(self.session, new_company.id)
+                if new_company is not None
+                else {clean.company_domain or clean.email_domain}
+            )
+            if email_domain(email) not in domains:
+                # Applied, this would hold the contact (hide it from everyone
+                # but staff): a moderator decides instead.
+                return self.propose(
+                    contact,
+                    changes,
+                    f"The email domain {email_domain(email)} is not one of the "
+                    f"company's domains ({', '.join(sorted(domains))}).",
+                    show_contact=True,
+                )
+        material = bool(MATERIAL_FIELDS & changes.keys()) or (
+            "title" in changes
+            and (clean.seniority, clean.department)
+            != (contact.seniority, contact.department)
+        )
         if "company" in changes:
             contact.company = self.company_for(clean, new_company)
             changes["company"] = contact.company.name
@@ -539,18 +643,15 @@ class _Context:
         # never the contact, so it cannot buy a free reveal or royalties.
         self.session.flush()
         revision = self.revision(contact, RevisionKind.UPDATE, changes)
-        held = False
-        if {"email", "company"} & changes.keys():
-            held = self.hold_if_domain_mismatch(contact, revision)
         awarded = 0
         if (
             self.member_id is not None
-            and MEANINGFUL_FIELDS & changes.keys()
+            and material
             and points.paid_update_due(self.session, contact.id, self.rules, self.now)
         ):
             points.award_update(self.session, revision, self.rules)
             awarded = self.rules.update_points
-        return Outcome("held" if held else "updated", contact, revision, awarded)
+        return Outcome("updated", contact, revision, awarded)
 
 
 def _display(contact: Contact, name: str) -> Any:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from portal import ledger
 from portal.models import (
     Contact,
+    ContactLookup,
     ContactState,
     EntryKind,
     EntryState,
@@ -57,6 +58,19 @@ class Rules:
     closer_daily_cap: int = 100
     closer_vested_contributions: int = 25
     closer_min_rating_percent: int = 80
+    # Answers that say a person or email is known, per member per day.
+    known_answer_daily_limit: int = 20
+    rookie_daily_challenges: int = 3
+    prospector_daily_challenges: int = 10
+    closer_daily_challenges: int = 25
+    # This many challenges dismissed within the window bar the member from
+    # challenging for ``challenge_ban_days`` after the last of them.
+    challenge_ban_dismissed: int = 3
+    challenge_ban_window_days: int = 30
+    challenge_ban_days: int = 14
+    # A confirmation vests a contributor's points only when the confirmer
+    # shared no IP with them within this window (and is not of their org).
+    independence_window_days: int = 30
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Rules:
@@ -73,6 +87,7 @@ class Rules:
 class Tier:
     name: str
     daily_cap: int
+    challenge_cap: int
     # What reaching the next tier takes, in words; None at the top.
     next_tier: str | None
     next_requirement: str | None
@@ -121,17 +136,32 @@ def member_tier(session: Session, member_id: int, rules: Rules, now: datetime) -
     rating = contributor_rating(session, member_id, rules, now)
     rating_ok = rating is None or rating * 100 >= rules.closer_min_rating_percent
     if vested >= rules.closer_vested_contributions and rating_ok:
-        return Tier("Closer", rules.closer_daily_cap, None, None, vested, rating)
+        return Tier(
+            "Closer",
+            rules.closer_daily_cap,
+            rules.closer_daily_challenges,
+            None,
+            None,
+            vested,
+            rating,
+        )
     if vested >= rules.prospector_vested_contributions:
         needs = f"{rules.closer_vested_contributions} vested contributions"
         if not rating_ok or vested >= rules.closer_vested_contributions:
             needs += f" and a rating of {rules.closer_min_rating_percent}% or more"
         return Tier(
-            "Prospector", rules.prospector_daily_cap, "Closer", needs, vested, rating
+            "Prospector",
+            rules.prospector_daily_cap,
+            rules.prospector_daily_challenges,
+            "Closer",
+            needs,
+            vested,
+            rating,
         )
     return Tier(
         "Rookie",
         rules.rookie_daily_cap,
+        rules.rookie_daily_challenges,
         "Prospector",
         f"{rules.prospector_vested_contributions} vested contributions",
         vested,
@@ -144,15 +174,26 @@ def start_of_day(now: datetime) -> datetime:
 
 
 def contributions_today(session: Session, member_id: int, now: datetime) -> int:
-    """New contacts and updates the member made since midnight UTC."""
-    return session.scalar(
+    """New contacts and updates the member made since midnight UTC, and the
+    answers about known contacts they had that wrote no revision (an "already
+    known", a likely duplicate, a proposal): every such answer costs one."""
+    since = start_of_day(now)
+    revisions = session.scalar(
         select(func.count()).where(
             Revision.member_id == member_id,
             Revision.kind.in_((RevisionKind.CONTRIBUTION, RevisionKind.UPDATE)),
             Revision.source.in_(MEMBER_SOURCES),
-            Revision.created_at >= start_of_day(now),
+            Revision.created_at >= since,
         )
     )
+    answers = session.scalar(
+        select(func.count()).where(
+            ContactLookup.member_id == member_id,
+            ContactLookup.revision_id.is_(None),
+            ContactLookup.created_at >= since,
+        )
+    )
+    return revisions + answers
 
 
 def award_contribution(session: Session, revision: Revision, rules: Rules) -> None:
