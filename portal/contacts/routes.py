@@ -320,6 +320,7 @@ def challenge(contact_id: int):
             FlagKind(form.kind.data),
             form.details.data or "",
             utcnow(),
+            rules=_rules(),
             flag_rules=_flag_rules(),
         )
     except services.ContactActionRefused as refused:

@@ -743,6 +743,25 @@ def confirm_contact(
     return confirmation
 
 
+def _check_challenge_allowance(
+    session: Session, member_id: int, rules: points.Rules, now: datetime
+) -> None:
+    barred_until = points.challenges_barred_until(session, member_id, rules, now)
+    if barred_until is not None:
+        raise ContactActionRefused(
+            f"{rules.challenge_ban_dismissed} of your challenges were dismissed "
+            f"within {rules.challenge_ban_window_days} days, so you cannot "
+            f"challenge contacts until {barred_until:%-d %b %Y %H:%M} UTC. You "
+            "can still update a contact with what you know."
+        )
+    tier = points.member_tier(session, member_id, rules, now)
+    if points.challenges_today(session, member_id, now) >= tier.challenge_cap:
+        raise ContactActionRefused(
+            f"You have sent {tier.challenge_cap} challenges today, the limit for "
+            f"{tier.name} members. It resets at midnight UTC."
+        )
+
+
 def challenge_contact(
     session: Session,
     contact: Contact,
@@ -751,6 +770,7 @@ def challenge_contact(
     details: str,
     now: datetime,
     *,
+    rules: points.Rules | None = None,
     flag_rules: FlagRules | None = None,
 ) -> Flag:
     """Open a challenge flag; the contact shows as disputed until it is resolved.
@@ -758,7 +778,9 @@ def challenge_contact(
     The flag points at the revision at fault: the latest change for wrong
     information, the contribution itself otherwise. Raises
     ``ContactActionRefused`` for one's own contact, a second open challenge by
-    the same member, or a contact already in the graveyard.
+    the same member, a contact already in the graveyard, a member past their
+    tier's daily number of challenges, or one barred for a while because
+    too many of their challenges were dismissed.
     """
     if not kind.is_challenge:
         raise ContactActionRefused("Choose what is wrong with this contact.")
@@ -775,6 +797,7 @@ def challenge_contact(
             "You already have an open challenge on this contact; a moderator "
             "will review it."
         )
+    _check_challenge_allowance(session, member_id, rules or points.Rules(), now)
     order = Revision.id.desc() if kind == FlagKind.WRONG_INFO else Revision.id
     revision = session.scalar(
         select(Revision)

@@ -383,6 +383,50 @@ def settle_dismissed_challenge(
     session.flush()
 
 
+def challenges_today(session: Session, member_id: int, now: datetime) -> int:
+    """Challenges the member sent since midnight UTC."""
+    return session.scalar(
+        select(func.count()).where(
+            Flag.reporter_id == member_id,
+            Flag.kind.in_(CHALLENGE_KINDS),
+            Flag.created_at >= start_of_day(now),
+        )
+    )
+
+
+def challenges_barred_until(
+    session: Session, member_id: int, rules: Rules, now: datetime
+) -> datetime | None:
+    """When the member may challenge again, if ``challenge_ban_dismissed`` of
+    their challenges were dismissed within ``challenge_ban_window_days`` and the
+    last of those is less than ``challenge_ban_days`` old; None otherwise."""
+    dismissed = session.scalars(
+        select(Flag.resolved_at)
+        .where(
+            Flag.reporter_id == member_id,
+            Flag.kind.in_(CHALLENGE_KINDS),
+            Flag.state == FlagState.DISMISSED,
+            Flag.resolved_at
+            >= now
+            - timedelta(
+                days=rules.challenge_ban_days + rules.challenge_ban_window_days
+            ),
+        )
+        .order_by(Flag.resolved_at.desc())
+    ).all()
+    window = timedelta(days=rules.challenge_ban_window_days)
+    for index, last in enumerate(dismissed):
+        group = dismissed[index : index + rules.challenge_ban_dismissed]
+        if len(group) < rules.challenge_ban_dismissed:
+            return None
+        until = last + timedelta(days=rules.challenge_ban_days)
+        if until <= now:
+            return None
+        if last - group[-1] <= window:
+            return until
+    return None
+
+
 def open_challenges(session: Session, contact_id: int) -> list[Flag]:
     return list(
         session.scalars(

@@ -84,9 +84,7 @@ def test_a_rookie_confirms_at_most_five_emails_a_day(client, attacker, pool, db)
     confirmed = [email for email, html in answers if "Already known" in html]
     assert len(confirmed) <= 5
     refusals = {
-        html.split("limit of", 1)[1][:60]
-        for _, html in answers
-        if "limit of" in html
+        html.split("limit of", 1)[1][:60] for _, html in answers if "limit of" in html
     }
     assert len(refusals) == 1
     refused = [email for email, html in answers if "limit of" in html]
@@ -179,4 +177,3 @@ def test_a_csv_of_guesses_reports_at_most_the_cap(client, attacker, pool, db, ru
     known = counts.get(RowOutcome.DUPLICATE, 0) + counts.get(RowOutcome.UPDATED, 0)
     assert known <= 5
     assert counts[RowOutcome.REFUSED] >= sum(counts.values()) - 5
-
