@@ -10,7 +10,7 @@ A member's update that would hold a contact is no longer applied: it waits in
 moderation queue filters on: ``challenge`` -> ``member``, ``entry_check`` ->
 ``entry``. ``contact_lookups`` records every answer that told a member a person
 or an email is known, for the daily limit on them. Revisions and confirmations
-keep a keyed hash of the IP (never the IP) to tell independent confirmations.
+(and contribution files) keep a keyed hash of the IP (never the IP) to tell independent confirmations.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -92,13 +92,13 @@ def upgrade():
     )
     with op.batch_alter_table("contact_lookups") as batch_op:
         batch_op.create_index("ix_contact_lookups_member_created", ["member_id", "created_at"], unique=False)
-    for table in ("contact_revisions", "contact_confirmations"):
+    for table in ("contact_revisions", "contact_confirmations", "contribution_files"):
         with op.batch_alter_table(table) as batch_op:
             batch_op.add_column(sa.Column("ip_hash", sa.String(length=64), nullable=True))
 
 
 def downgrade():
-    for table in ("contact_revisions", "contact_confirmations"):
+    for table in ("contact_revisions", "contact_confirmations", "contribution_files"):
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_column("ip_hash")
     with op.batch_alter_table("contact_lookups") as batch_op:

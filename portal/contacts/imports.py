@@ -62,6 +62,7 @@ def accept_upload(
     content: bytes,
     attestation: str,
     max_bytes: int,
+    ip_hash: str | None = None,
 ) -> ContributionFile:
     """Store the upload and queue its processing (enqueued on commit).
 
@@ -79,6 +80,7 @@ def accept_upload(
         filename=filename[-255:],
         content=content,
         attestation=attestation,
+        ip_hash=ip_hash,
         state=FileState.IN_PROGRESS,
     )
     session.add(contribution)
@@ -208,6 +210,7 @@ def _process_row(
                 suppression_key=suppression_key,
                 now=now,
                 contribution_file_id=contribution.id,
+                ip_hash=contribution.ip_hash,
             )
             result.outcome, result.reason = _row_result(outcome)
             result.contact_id = outcome.contact.id if outcome.contact else None

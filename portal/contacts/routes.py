@@ -28,6 +28,7 @@ from portal.contacts.reveal import (
 from portal.csvfiles import iter_csv
 from portal.errors import error_response
 from portal.extensions import db, limiter
+from portal.ip_hashes import ip_hash
 from portal.models import (
     ConfirmationSource,
     Contact,
@@ -58,6 +59,10 @@ def _flag_rules() -> FlagRules:
     return FlagRules.from_config(current_app.config)
 
 
+def _ip_hash() -> str | None:
+    return ip_hash(current_app.config["SECRET_KEY"], request.remote_addr)
+
+
 def _decision(raw: str | None) -> services.Decision:
     if raw == "different":
         return ("different", None)
@@ -85,6 +90,7 @@ def new():
             attestation=services.ATTESTATION_TEXT if form.attest.data else None,
             rules=_rules(),
             flag_rules=_flag_rules(),
+            ip_hash=_ip_hash(),
             suppression_key=current_app.config["SUPPRESSION_KEY"],
             now=utcnow(),
             decision=_decision(request.form.get("duplicate_decision")),
@@ -295,7 +301,15 @@ def confirm(contact_id: int):
         else ConfirmationSource.MEMBER
     )
     try:
-        services.confirm_contact(db.session, contact, current_user.id, source, utcnow())
+        services.confirm_contact(
+            db.session,
+            contact,
+            current_user.id,
+            source,
+            utcnow(),
+            ip_hash=_ip_hash(),
+            rules=_rules(),
+        )
     except services.ContactActionRefused as refused:
         db.session.rollback()
         return _detail(contact, 409, action_error=refused.message)
@@ -375,6 +389,7 @@ def update(contact_id: int):
             attestation=services.ATTESTATION_TEXT if form.attest.data else None,
             rules=_rules(),
             flag_rules=_flag_rules(),
+            ip_hash=_ip_hash(),
             suppression_key=current_app.config["SUPPRESSION_KEY"],
             now=utcnow(),
         )
@@ -436,6 +451,7 @@ def import_file():
             content=content,
             attestation=services.ATTESTATION_TEXT,
             max_bytes=current_app.config["CONTRIBUTION_FILE_MAX_BYTES"],
+            ip_hash=_ip_hash(),
         )
     except imports.UploadRefused as refused:
         db.session.rollback()

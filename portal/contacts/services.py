@@ -228,6 +228,7 @@ def contribute(
     decision: Decision = None,
     contribution_file_id: int | None = None,
     flag_rules: FlagRules | None = None,
+    ip_hash: str | None = None,
 ) -> Outcome:
     """Add a contact, or apply it to the contact it duplicates.
 
@@ -251,6 +252,7 @@ def contribute(
         now,
         contribution_file_id,
         flag_rules or FlagRules(),
+        ip_hash=ip_hash,
     )
     context.check_allowance()
     check = matching.find_duplicates(
@@ -361,6 +363,7 @@ def update_contact(
     suppression_key: str,
     now: datetime,
     flag_rules: FlagRules | None = None,
+    ip_hash: str | None = None,
 ) -> Outcome:
     """Apply a member's edit of one contact (the update form): the same checks
     and allowance as a contribution; blank optional fields keep their values.
@@ -379,6 +382,7 @@ def update_contact(
         None,
         flag_rules or FlagRules(),
         LookupChannel.UPDATE,
+        ip_hash=ip_hash,
     )
     context.check_allowance()
     outcome = context.update(contact, clean, company)
@@ -398,6 +402,7 @@ class _Context:
     contribution_file_id: int | None
     flag_rules: FlagRules
     channel: LookupChannel | None = None
+    ip_hash: str | None = None
 
     def __post_init__(self) -> None:
         if self.channel is None:
@@ -500,6 +505,7 @@ class _Context:
             fields=fields,
             attestation=self.attestation,
             contribution_file_id=self.contribution_file_id,
+            ip_hash=self.ip_hash,
             created_at=self.now,
         )
         self.session.add(revision)
@@ -700,12 +706,16 @@ def confirm_contact(
     now: datetime,
     *,
     interval: timedelta = timedelta(days=30),
+    ip_hash: str | None = None,
+    rules: points.Rules | None = None,
 ) -> ContactConfirmation:
     """Record that the contact is current and vest its pending points.
 
     A contributor cannot confirm their own contact, and a member confirms a
-    contact at most once per ``interval``. A moderator's confirmation also
-    releases a held contact. Raises ``ContactActionRefused``.
+    contact at most once per ``interval``. A member's confirmation vests only
+    the points of contributors it is independent of (another organisation, no
+    shared IP within the window: ``points.independent``). A moderator's
+    confirmation also releases a held contact. Raises ``ContactActionRefused``.
     """
     if contact.state == ContactState.GRAVEYARD:
         raise ContactActionRefused(
@@ -731,7 +741,11 @@ def confirm_contact(
                 f"You already confirmed this contact on {recent:%-d %b %Y}."
             )
     confirmation = ContactConfirmation(
-        contact_id=contact.id, member_id=member_id, source=source, created_at=now
+        contact_id=contact.id,
+        member_id=member_id,
+        source=source,
+        ip_hash=ip_hash,
+        created_at=now,
     )
     session.add(confirmation)
     contact.last_confirmed_at = now
@@ -739,7 +753,15 @@ def confirm_contact(
         contact.state = ContactState.ACTIVE
     session.flush()
     if contact.state == ContactState.ACTIVE:
-        points.vest_contact_points(session, contact.id)
+        by_member = source == ConfirmationSource.MEMBER and member_id is not None
+        points.vest_contact_points(
+            session,
+            contact.id,
+            confirmed_by=member_id if by_member else None,
+            confirmer_ip_hash=ip_hash,
+            rules=rules,
+            now=now,
+        )
     return confirmation
 
 

@@ -181,6 +181,8 @@ class ContributionFile(db.Model):
     # The upload itself (at most a few MB); the job reads it from here.
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     attestation: Mapped[str] = mapped_column(Text)
+    # A keyed hash of the uploader's IP, given to the revisions it creates.
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[FileState] = mapped_column(
         text_enum(FileState, "contribution_file_state"), default=FileState.IN_PROGRESS
     )

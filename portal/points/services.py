@@ -20,13 +20,17 @@ from sqlalchemy.orm import Session
 from portal import ledger
 from portal.models import (
     Contact,
+    ContactConfirmation,
     ContactLookup,
     ContactState,
+    ContributionFile,
     EntryKind,
     EntryState,
     Flag,
+    FlagKind,
     FlagState,
     LedgerEntry,
+    Member,
     Revision,
     RevisionKind,
     RevisionSource,
@@ -247,11 +251,91 @@ def _pending_for_revisions(revision_ids) -> Any:
     )
 
 
-def vest_contact_points(session: Session, contact_id: int) -> int:
-    """Vest every pending contribution/update entry on a contact that has been
-    confirmed; returns how many entries moved."""
-    revision_ids = select(Revision.id).where(Revision.contact_id == contact_id)
+def independent(
+    session: Session,
+    contributor_id: int,
+    confirmer_id: int,
+    confirmer_ip_hash: str | None,
+    rules: Rules,
+    now: datetime,
+) -> bool:
+    """Whether a member's confirmation may vest a contributor's points: they
+    are different members, not of one organisation, and no IP (by its keyed
+    hash) was used by both within ``independence_window_days``: the
+    confirmer's current one, or any on either member's revisions,
+    confirmations or uploaded files."""
+    if contributor_id == confirmer_id:
+        return False
+    orgs = session.execute(
+        select(Member.id, Member.organisation_id).where(
+            Member.id.in_((contributor_id, confirmer_id))
+        )
+    ).all()
+    org_ids = {org for _, org in orgs}
+    if len(orgs) == 2 and len(org_ids) == 1 and None not in org_ids:
+        return False
+    since = now - timedelta(days=rules.independence_window_days)
+    confirmer_hashes = _ip_hashes(session, confirmer_id, since) | {confirmer_ip_hash}
+    confirmer_hashes.discard(None)
+    return not (_ip_hashes(session, contributor_id, since) & confirmer_hashes)
+
+
+def _ip_hashes(session: Session, member_id: int, since: datetime) -> set[str | None]:
+    hashes: set[str | None] = set()
+    for model in (Revision, ContactConfirmation, ContributionFile):
+        hashes.update(
+            session.scalars(
+                select(model.ip_hash)
+                .where(
+                    model.member_id == member_id,
+                    model.created_at >= since,
+                    model.ip_hash.is_not(None),
+                )
+                .distinct()
+            )
+        )
+    return hashes
+
+
+def _awaiting_moderator():
+    """Revisions whose "different person" flag no moderator has settled yet:
+    their points stay pending whatever else happens."""
+    return exists().where(
+        Flag.revision_id == Revision.id,
+        Flag.kind == FlagKind.POSSIBLE_DUPLICATE,
+        Flag.state.in_((FlagState.OPEN, FlagState.CLAIMED)),
+    )
+
+
+def vest_contact_points(
+    session: Session,
+    contact_id: int,
+    *,
+    confirmed_by: int | None = None,
+    confirmer_ip_hash: str | None = None,
+    rules: Rules | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Vest the pending contribution/update entries on a contact that has been
+    confirmed; returns how many entries moved. A member's confirmation
+    (``confirmed_by``) vests only the entries of contributors it is
+    independent of (``independent``); none vests a revision still awaiting a
+    moderator's word on a "different person" flag."""
+    revision_ids = select(Revision.id).where(
+        Revision.contact_id == contact_id, ~_awaiting_moderator()
+    )
     entries = session.scalars(_pending_for_revisions(revision_ids)).all()
+    if confirmed_by is not None:
+        if now is None:
+            raise ValueError("a member's confirmation needs the time it was made")
+        rules = rules or Rules()
+        entries = [
+            entry
+            for entry in entries
+            if independent(
+                session, entry.member_id, confirmed_by, confirmer_ip_hash, rules, now
+            )
+        ]
     return sum(ledger.vest(session, entry) for entry in entries)
 
 
@@ -260,7 +344,8 @@ def vest_due_points(
 ) -> int:
     """Vest pending contribution/update points older than the vesting window
     whose contact is active: a held contact waits for a moderator, a disputed
-    one for its challenge, and an upheld challenge has already voided them.
+    one for its challenge, a "different person" contribution for its flag, and
+    an upheld challenge has already voided them.
     Idempotent; returns how many entries moved."""
     cutoff = now - timedelta(days=rules.vesting_days)
     statement = (
@@ -278,6 +363,7 @@ def vest_due_points(
             LedgerEntry.kind.in_((EntryKind.CONTRIBUTION, EntryKind.UPDATE)),
             LedgerEntry.created_at <= cutoff,
             Contact.state == ContactState.ACTIVE,
+            ~_awaiting_moderator(),
         )
         .order_by(LedgerEntry.id)
         .limit(batch_size)
