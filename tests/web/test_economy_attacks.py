@@ -108,20 +108,11 @@ def test_the_updater_sees_only_the_detail_they_supplied(client, attacker, pool_c
 
 
 @pytest.fixture
-def owned_contact(make_company, make_contact, make_member):
+def owned_contact(pool_contact, make_member, db):
     """Another member's active contact."""
-    owner = make_member(email="owner@northwind.example")
-    company = make_company(name="Navy Systems", domain="navy-systems.com")
-    return make_contact(
-        company=company,
-        first_name="Grace",
-        last_name="Hopper",
-        title="Head of Engineering",
-        email=EMAIL,
-        city="Arlington",
-        country="US",
-        owner_id=owner.id,
-    )
+    pool_contact.owner_id = make_member(email="owner@northwind.example").id
+    db.session.commit()
+    return pool_contact
 
 
 def test_an_unrelated_email_does_not_hide_a_contact(
