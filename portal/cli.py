@@ -192,6 +192,7 @@ def contacts_import_command(
     from portal.contacts import operator_import
     from portal.csvfiles import CsvRejected, iter_csv
     from portal.models.base import utcnow
+    from portal.moderation.flags import FlagRules
 
     started = time.perf_counter()
     try:
@@ -210,6 +211,7 @@ def contacts_import_command(
         db.engine,
         suppression_key=current_app.config["SUPPRESSION_KEY"],
         now=utcnow(),
+        flag_rules=FlagRules.from_config(current_app.config),
         summary=summary,
         batch_size=batch_size,
         workers=workers,

@@ -13,6 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Moderation flags per source: days until due (people's disputes 3, members'
+# challenges and proposals 7, the rest 14), and priority (lower is first).
+FLAG_DUE_DAYS = {"subject": 3, "member": 7, "customer": 14, "entry": 14, "sweep": 14}
+FLAG_PRIORITY = {"subject": 0, "member": 10, "customer": 20, "entry": 30, "sweep": 40}
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 
 
@@ -25,10 +29,7 @@ def env_int(name: str, default: int) -> int:
     raw = env_str(name)
     if raw is None:
         return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+    return env_int_value(name, raw)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -41,6 +42,30 @@ def env_bool(name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def env_int_map(name: str, default: dict[str, int]) -> dict[str, int]:
+    """``name=3,other=7`` from the environment over ``default``."""
+    raw = env_str(name)
+    if raw is None:
+        return dict(default)
+    values = dict(default)
+    for item in raw.split(","):
+        key, sep, number = item.partition("=")
+        if not sep or key.strip() not in default:
+            raise ValueError(
+                f"{name} must be key=number pairs with keys from "
+                f"{', '.join(default)}, got {raw!r}"
+            )
+        values[key.strip()] = env_int_value(name, number.strip())
+    return values
+
+
+def env_int_value(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
 def instance_path() -> Path:
@@ -154,9 +179,19 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "CLOSER_DAILY_CAP": env_int("CLOSER_DAILY_CAP", 100),
         "CLOSER_VESTED_CONTRIBUTIONS": env_int("CLOSER_VESTED_CONTRIBUTIONS", 25),
         "CLOSER_MIN_RATING_PERCENT": env_int("CLOSER_MIN_RATING_PERCENT", 80),
+        "KNOWN_ANSWER_DAILY_LIMIT": env_int("KNOWN_ANSWER_DAILY_LIMIT", 20),
+        "ROOKIE_DAILY_CHALLENGES": env_int("ROOKIE_DAILY_CHALLENGES", 3),
+        "PROSPECTOR_DAILY_CHALLENGES": env_int("PROSPECTOR_DAILY_CHALLENGES", 10),
+        "CLOSER_DAILY_CHALLENGES": env_int("CLOSER_DAILY_CHALLENGES", 25),
+        "CHALLENGE_BAN_DISMISSED": env_int("CHALLENGE_BAN_DISMISSED", 3),
+        "CHALLENGE_BAN_WINDOW_DAYS": env_int("CHALLENGE_BAN_WINDOW_DAYS", 30),
+        "CHALLENGE_BAN_DAYS": env_int("CHALLENGE_BAN_DAYS", 14),
+        "INDEPENDENCE_WINDOW_DAYS": env_int("INDEPENDENCE_WINDOW_DAYS", 30),
         "REVEAL_COST": env_int("REVEAL_COST", 10),
         "ROYALTY_POINTS": env_int("ROYALTY_POINTS", 1),
         "REVEAL_DAILY_LIMIT": env_int("REVEAL_DAILY_LIMIT", 100),
+        "FLAG_DUE_DAYS": env_int_map("FLAG_DUE_DAYS", FLAG_DUE_DAYS),
+        "FLAG_PRIORITY": env_int_map("FLAG_PRIORITY", FLAG_PRIORITY),
         "CONTRIBUTION_FILE_MAX_ROWS": env_int("CONTRIBUTION_FILE_MAX_ROWS", 5000),
         "CONTRIBUTION_FILE_MAX_BYTES": env_int(
             "CONTRIBUTION_FILE_MAX_BYTES", 5 * 1024 * 1024

@@ -17,6 +17,7 @@ from portal.models import (
     OutboxState,
 )
 from portal.models.base import utcnow
+from portal.moderation.flags import FlagRules
 from portal.points import services as points
 from portal.points.services import Rules
 from workers.runtime import Progress, tracked_job
@@ -61,6 +62,7 @@ def process_contribution_file(run: JobRun, progress: Progress) -> dict[str, Any]
             db.session,
             contribution,
             rules=Rules.from_config(config),
+            flag_rules=FlagRules.from_config(config),
             suppression_key=config["SUPPRESSION_KEY"],
             max_rows=config["CONTRIBUTION_FILE_MAX_ROWS"],
             now=utcnow,

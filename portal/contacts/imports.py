@@ -31,6 +31,7 @@ from portal.models import (
     RevisionSource,
     RowOutcome,
 )
+from portal.moderation.flags import FlagRules
 from portal.points.services import Rules
 
 REPORT_HEADER = ("row", "outcome", "reason", "contact_id", *CONTACT_FIELDS)
@@ -43,6 +44,7 @@ OUTCOME_FOR_STATUS = {
     "updated": RowOutcome.UPDATED,
     "unchanged": RowOutcome.DUPLICATE,
     "needs_decision": RowOutcome.DUPLICATE,
+    "proposed": RowOutcome.HELD,
 }
 
 
@@ -60,6 +62,7 @@ def accept_upload(
     content: bytes,
     attestation: str,
     max_bytes: int,
+    ip_hash: str | None = None,
 ) -> ContributionFile:
     """Store the upload and queue its processing (enqueued on commit).
 
@@ -77,6 +80,7 @@ def accept_upload(
         filename=filename[-255:],
         content=content,
         attestation=attestation,
+        ip_hash=ip_hash,
         state=FileState.IN_PROGRESS,
     )
     session.add(contribution)
@@ -99,6 +103,11 @@ def _row_result(outcome: services.Outcome) -> tuple[RowOutcome, str | None]:
         )
     if outcome.status == "unchanged":
         return RowOutcome.DUPLICATE, "Already in Tessera with these details."
+    if outcome.status == "proposed":
+        return RowOutcome.HELD, (
+            "Held for a moderator: Tessera will not apply these details without "
+            "a review."
+        )
     if outcome.status == "held":
         return RowOutcome.HELD, (
             "Held for a moderator: the email domain does not match the company."
@@ -113,6 +122,7 @@ def process_file(
     contribution: ContributionFile,
     *,
     rules: Rules,
+    flag_rules: FlagRules,
     suppression_key: str,
     max_rows: int,
     now: Callable[[], datetime],
@@ -150,7 +160,9 @@ def process_file(
     )
     for index, row in enumerate(rows, start=1):
         if row.number not in done:
-            _process_row(session, contribution, row, rules, suppression_key, now())
+            _process_row(
+                session, contribution, row, rules, flag_rules, suppression_key, now()
+            )
         if index % COMMIT_EVERY == 0 or index == len(rows):
             session.commit()
             progress(int(index * 100 / len(rows)), f"{index:,} of {len(rows):,} rows")
@@ -173,7 +185,9 @@ def process_file(
     return contribution.counts
 
 
-def _process_row(session, contribution, row, rules, suppression_key, now) -> None:
+def _process_row(
+    session, contribution, row, rules, flag_rules, suppression_key, now
+) -> None:
     # A report needs enough of each cell to find the row, not a 100 KB blob.
     values = {name: value[:REPORT_CELL_CHARS] for name, value in row.values.items()}
     result = ContributionRow(
@@ -192,9 +206,11 @@ def _process_row(session, contribution, row, rules, suppression_key, now) -> Non
                 source=RevisionSource.CSV,
                 attestation=contribution.attestation,
                 rules=rules,
+                flag_rules=flag_rules,
                 suppression_key=suppression_key,
                 now=now,
                 contribution_file_id=contribution.id,
+                ip_hash=contribution.ip_hash,
             )
             result.outcome, result.reason = _row_result(outcome)
             result.contact_id = outcome.contact.id if outcome.contact else None

@@ -44,8 +44,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from portal.contacts.services import (
-    FLAG_DUE,
-    FLAG_PRIORITY,
     PROVENANCE_FIELDS,
     CleanContact,
     ContributionRefused,
@@ -67,13 +65,13 @@ from portal.models import (
     ContactState,
     FlagKind,
     FlagSource,
-    FlagState,
     Revision,
     RevisionKind,
     RevisionSource,
     RowOutcome,
     SuppressionEntry,
 )
+from portal.moderation.flags import FlagRules, new_flag_values
 from portal.normalise import normalise_company_name
 from portal.suppression import SUPPRESSED_MESSAGE, email_hash, name_hash
 
@@ -247,6 +245,7 @@ def import_contacts(
     batch_size: int = BATCH_SIZE,
     workers: int = 0,
     progress: Callable[[ImportSummary], None] | None = None,
+    flag_rules: FlagRules | None = None,
 ) -> Iterator[ReportRow]:
     """Load the rows of ``parsed`` as pool contacts; yield every row that did not
     become an active contact (refused, duplicate, or loaded but held).
@@ -271,7 +270,7 @@ def import_contacts(
         engine = engine.execution_options(sqlite_begin_immediate=True)
     batches = _batches(parsed.iter_rows(), batch_size)
     with engine.connect() as conn, _checked(batches, workers) as checked_batches:
-        loader = _BatchLoader(conn, suppression_key, now)
+        loader = _BatchLoader(conn, suppression_key, now, flag_rules or FlagRules())
         # Rows taken by a concurrent writer fail the bulk insert in the driver,
         # before SQLAlchemy could wrap the error.
         taken = (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
@@ -410,15 +409,25 @@ class _BatchLoader:
     rolled back and tried again starts from the same state.
     """
 
-    def __init__(self, conn: Connection, suppression_key: str, now: datetime):
+    def __init__(
+        self,
+        conn: Connection,
+        suppression_key: str,
+        now: datetime,
+        flag_rules: FlagRules,
+    ):
         self.conn = conn
         self.writer: BulkWriter = bulk_writer(conn)
         self.insert = insert_for(conn)
         self.suppression_key = suppression_key
         self.now = now
         self.stamp = self.writer.timestamp(int(now.timestamp()))
-        self.due_stamp = self.writer.timestamp(
-            int((now + FLAG_DUE[FlagSource.ENTRY_CHECK]).timestamp())
+        # Every flag it opens is a hold at entry: the same columns throughout.
+        self.flag = new_flag_values(
+            FlagKind.DOMAIN_MISMATCH, FlagSource.ENTRY, now, flag_rules
+        )
+        self.flag_due_stamp = self.writer.timestamp(
+            int(self.flag["due_at"].timestamp())
         )
         # Every domain (own or alias) of every company seen so far.
         self.companies: dict[str, _Company] = {}
@@ -688,7 +697,6 @@ class _BatchLoader:
         ):
             for company_id, domain in self.conn.execute(query):
                 company_domains.setdefault(company_id, set()).add(domain)
-        source = FlagSource.ENTRY_CHECK
         rows = []
         for candidate, contact_id, company in held:
             names = ", ".join(sorted(company_domains[company.id]))
@@ -698,14 +706,14 @@ class _BatchLoader:
             )
             rows.append(
                 (
-                    FlagKind.DOMAIN_MISMATCH.value,
-                    source.value,
-                    FlagState.OPEN.value,
+                    self.flag["kind"].value,
+                    self.flag["source"].value,
+                    self.flag["state"].value,
                     contact_id,
                     revision_ids[contact_id],
                     details,
-                    FLAG_PRIORITY[source],
-                    self.due_stamp,
+                    self.flag["priority"],
+                    self.flag_due_stamp,
                     self.stamp,
                 )
             )

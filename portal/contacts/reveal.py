@@ -10,6 +10,7 @@ the write lock instead of failing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from portal.models import (
     DisclosureChannel,
     EntryKind,
     Member,
+    Revision,
     Unlock,
 )
 from portal.points.services import start_of_day
@@ -65,6 +67,29 @@ class Reveal:
     unlock: Unlock
     # False when the member had already paid: re-viewing is free.
     charged: bool
+
+
+DETAIL_FIELDS = ("email", "phone")
+
+
+def details_visible_to(
+    session: Session,
+    contact: Contact,
+    member_id: int,
+    provenance: Mapping[str, Revision],
+) -> frozenset[str]:
+    """Which of the contact's details (email, phone) the member may see without
+    being staff: both once they revealed it (a paid unlock), otherwise each
+    field whose current value came from the member's own revision. Owning a
+    contact shows nothing by itself: an update that made someone the owner
+    (or any update) never shows details it did not supply."""
+    if existing_unlock(session, member_id, contact.id) is not None:
+        return frozenset(DETAIL_FIELDS)
+    return frozenset(
+        name
+        for name in DETAIL_FIELDS
+        if name in provenance and provenance[name].member_id == member_id
+    )
 
 
 def existing_unlock(session: Session, member_id: int, contact_id: int) -> Unlock | None:

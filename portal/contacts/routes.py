@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal import ledger, matching
 from portal.audit import record_audit
 from portal.authz import verified_required
-from portal.contacts import imports, services
+from portal.contacts import imports, lookups, services
 from portal.contacts.forms import (
     ChallengeForm,
     ContactFieldsForm,
@@ -19,14 +19,17 @@ from portal.contacts.forms import (
     ImportForm,
 )
 from portal.contacts.reveal import (
+    DETAIL_FIELDS,
     RevealLimitReached,
     RevealRefused,
     RevealRules,
+    details_visible_to,
     reveal_contact,
 )
 from portal.csvfiles import iter_csv
 from portal.errors import error_response
 from portal.extensions import db, limiter
+from portal.ip_hashes import ip_hash
 from portal.models import (
     ConfirmationSource,
     Contact,
@@ -37,9 +40,9 @@ from portal.models import (
     Member,
     RevisionSource,
     Role,
-    Unlock,
 )
 from portal.models.base import utcnow
+from portal.moderation.flags import FlagRules
 from portal.normalise import FieldProblem, normalise_domain
 from portal.points.services import Rules, member_tier
 from portal.ratelimits import browsing_limit
@@ -52,6 +55,14 @@ STAFF = (Role.MODERATOR, Role.ADMIN)
 
 def _rules() -> Rules:
     return Rules.from_config(current_app.config)
+
+
+def _flag_rules() -> FlagRules:
+    return FlagRules.from_config(current_app.config)
+
+
+def _ip_hash() -> str | None:
+    return ip_hash(current_app.config["SECRET_KEY"], request.remote_addr)
 
 
 def _decision(raw: str | None) -> services.Decision:
@@ -81,6 +92,8 @@ def new():
             source=RevisionSource.FORM,
             attestation=services.ATTESTATION_TEXT if form.attest.data else None,
             rules=_rules(),
+            flag_rules=_flag_rules(),
+            ip_hash=_ip_hash(),
             suppression_key=current_app.config["SUPPRESSION_KEY"],
             now=utcnow(),
             decision=_decision(request.form.get("duplicate_decision")),
@@ -92,6 +105,8 @@ def new():
             "contacts/new.html", "contacts/_contribute_form.html", 422, **context
         )
     if outcome.status == "needs_decision":
+        # Nothing was added, but the answer about who is known is counted.
+        db.session.commit()
         form.form_errors.append(
             "This may be someone Tessera already knows. Choose “same person” or "
             "“different person” below, then submit again."
@@ -135,15 +150,18 @@ def company_suggestions():
     key_func=lambda: f"duplicate-check:{current_user.id}",
 )
 def duplicate_warning():
-    """Likely duplicates of what the member has typed so far (masked)."""
+    """Likely duplicates of what the member has typed so far (masked). It
+    never says whether an email is known (the submission does, counted), and
+    each contact it shows counts once a day as an answer about a known person.
+    """
     form = ContactFieldsForm(request.args, meta={"csrf": False})
     first, last = form.first_name.data or "", form.last_name.data or ""
     candidates: list = []
-    same_email = None
+    limit_message = None
     if (
         first.strip()
         and last.strip()
-        and (form.company.data or form.company_domain.data or form.email.data)
+        and (form.company.data or form.company_domain.data)
     ):
         domain = None
         if form.company_domain.data:
@@ -151,29 +169,34 @@ def duplicate_warning():
                 domain = normalise_domain(form.company_domain.data)
             except FieldProblem:
                 domain = None
-        email = (form.email.data or "").strip().lower() or None
-        company = matching.resolve_company(
-            db.session,
-            name=(form.company.data or "").strip() or None,
-            domain=domain,
-            email_domain=email.rpartition("@")[2] if email and "@" in email else None,
-        )
-        check = matching.find_duplicates(
-            db.session,
-            first_name=first.strip(),
-            last_name=last.strip(),
-            company_id=company.company_id if company else None,
-            company_name=(form.company.data or "").strip() or None,
-            email=email,
-        )
-        candidates = check.candidates
-        if check.same_email is not None:
-            same_email = db.session.get(Contact, check.same_email)
+        now = utcnow()
+        try:
+            lookups.check_allowance(db.session, current_user.id, _rules(), now)
+        except lookups.AnswerLimitReached as reached:
+            limit_message = reached.message
+        else:
+            company = matching.resolve_company(
+                db.session,
+                name=(form.company.data or "").strip() or None,
+                domain=domain,
+                email_domain=None,
+            )
+            candidates = matching.find_duplicates(
+                db.session,
+                first_name=first.strip(),
+                last_name=last.strip(),
+                company_id=company.company_id if company else None,
+                company_name=(form.company.data or "").strip() or None,
+            ).candidates
+            lookups.record_live_answers(
+                db.session, current_user.id, (c.contact_id for c in candidates), now
+            )
+            db.session.commit()
     return render(
         "contacts/_duplicate_warning.html",
         "contacts/_duplicate_warning.html",
         candidates=candidates,
-        same_email=same_email,
+        limit_message=limit_message,
         # Re-rendering as the member types keeps the answer they already chose.
         chosen=request.args.get("duplicate_decision"),
     )
@@ -192,40 +215,33 @@ def _visible_contact(contact_id: int) -> Contact:
     return contact
 
 
-def _may_see_details(contact: Contact) -> bool:
-    """Email and phone: the contributor, members who revealed it, and staff,
-    whose every such view is audited."""
-    if contact.owner_id == current_user.id:
-        return True
-    revealed = db.session.scalar(
-        select(Unlock.id).where(
-            Unlock.member_id == current_user.id, Unlock.contact_id == contact.id
-        )
+def _visible_details(contact: Contact, provenance) -> frozenset[str]:
+    """Email and phone: what the member revealed or supplied themselves, and
+    everything for staff, whose every such view is audited."""
+    visible = details_visible_to(db.session, contact, current_user.id, provenance)
+    if visible == frozenset(DETAIL_FIELDS) or not current_user.has_role(*STAFF):
+        return visible
+    record_audit(
+        "contact.details_viewed",
+        actor=current_user._get_current_object(),
+        target=contact,
+        ip=request.remote_addr,
     )
-    if revealed is not None:
-        return True
-    if current_user.has_role(*STAFF):
-        record_audit(
-            "contact.details_viewed",
-            actor=current_user._get_current_object(),
-            target=contact,
-            ip=request.remote_addr,
-        )
-        db.session.commit()
-        return True
-    return False
+    db.session.commit()
+    return frozenset(DETAIL_FIELDS)
 
 
 def _detail(contact: Contact, status: int = 200, **extra):
+    provenance = services.field_provenance(db.session, contact.id)
     return render(
         "contacts/detail.html",
         "contacts/_contact.html",
         status,
         contact=contact,
-        provenance=services.field_provenance(db.session, contact.id),
+        provenance=provenance,
         revisions=services.contact_revisions(db.session, contact.id),
         open_challenges=services.points.open_challenges(db.session, contact.id),
-        show_details=_may_see_details(contact),
+        visible=_visible_details(contact, provenance),
         reveal_cost=current_app.config["REVEAL_COST"],
         challenge_form=extra.pop("challenge_form", None) or ChallengeForm(),
         **extra,
@@ -293,7 +309,15 @@ def confirm(contact_id: int):
         else ConfirmationSource.MEMBER
     )
     try:
-        services.confirm_contact(db.session, contact, current_user.id, source, utcnow())
+        services.confirm_contact(
+            db.session,
+            contact,
+            current_user.id,
+            source,
+            utcnow(),
+            ip_hash=_ip_hash(),
+            rules=_rules(),
+        )
     except services.ContactActionRefused as refused:
         db.session.rollback()
         return _detail(contact, 409, action_error=refused.message)
@@ -319,6 +343,8 @@ def challenge(contact_id: int):
             FlagKind(form.kind.data),
             form.details.data or "",
             utcnow(),
+            rules=_rules(),
+            flag_rules=_flag_rules(),
         )
     except services.ContactActionRefused as refused:
         db.session.rollback()
@@ -372,6 +398,8 @@ def update(contact_id: int):
             form.values(),
             attestation=services.ATTESTATION_TEXT if form.attest.data else None,
             rules=_rules(),
+            flag_rules=_flag_rules(),
+            ip_hash=_ip_hash(),
             suppression_key=current_app.config["SUPPRESSION_KEY"],
             now=utcnow(),
         )
@@ -384,6 +412,12 @@ def update(contact_id: int):
     db.session.commit()
     if outcome.status == "unchanged":
         flash("Nothing changed: these are the details Tessera already holds.", "info")
+    elif outcome.status == "proposed":
+        flash(
+            "Sent to a moderator: this change needs a review before it applies, "
+            "so the contact stays as it is for now.",
+            "info",
+        )
     elif outcome.points:
         flash(f"Updated. +{outcome.points} points pending.", "success")
     else:
@@ -428,6 +462,7 @@ def import_file():
             content=content,
             attestation=services.ATTESTATION_TEXT,
             max_bytes=current_app.config["CONTRIBUTION_FILE_MAX_BYTES"],
+            ip_hash=_ip_hash(),
         )
     except imports.UploadRefused as refused:
         db.session.rollback()

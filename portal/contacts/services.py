@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import matching
+from portal.contacts import lookups
 from portal.csvfiles import CONTACT_FIELDS
 from portal.models import (
     Company,
@@ -28,10 +29,12 @@ from portal.models import (
     Flag,
     FlagKind,
     FlagSource,
+    LookupChannel,
     Revision,
     RevisionKind,
     RevisionSource,
 )
+from portal.moderation.flags import FlagRules, open_flag
 from portal.normalise import (
     FieldProblem,
     check_business_email,
@@ -55,15 +58,11 @@ ATTESTATION_TEXT = (
     "course of business, and it holds no personal data: no personal email, no "
     "mobile number, no home address."
 )
-# Fields whose change makes an update worth points (a new city is not).
-MEANINGFUL_FIELDS = frozenset({"last_name", "title", "company", "email", "phone"})
+# Fields whose change makes an update worth points (a new city or a respelt
+# name is not); a new title counts when it changes seniority or department.
+MATERIAL_FIELDS = frozenset({"email", "phone", "company"})
 # Fields shown with their provenance, in the order a contact is read.
 PROVENANCE_FIELDS = tuple(f for f in CONTACT_FIELDS if f != "company_domain")
-FLAG_DUE = {
-    FlagSource.CHALLENGE: timedelta(days=3),
-    FlagSource.ENTRY_CHECK: timedelta(days=5),
-}
-FLAG_PRIORITY = {FlagSource.CHALLENGE: 10, FlagSource.ENTRY_CHECK: 20}
 GENERAL = ""  # the key of a problem that belongs to no single field
 
 
@@ -192,15 +191,23 @@ class Outcome:
     * ``updated``: the details went onto an existing contact;
     * ``unchanged``: already known with these details (offer to confirm it);
     * ``needs_decision``: likely duplicates; nothing written until the member
-      says "same person" or "different person".
+      says "same person" or "different person";
+    * ``proposed``: a change that would hold or hide a known contact, or an
+      email already on file under other details: sent to a moderator as a
+      proposal; the contact is unchanged and ``contact`` is None unless the
+      member was updating that very contact.
     """
 
-    status: Literal["accepted", "held", "updated", "unchanged", "needs_decision"]
+    status: Literal[
+        "accepted", "held", "updated", "unchanged", "needs_decision", "proposed"
+    ]
     contact: Contact | None = None
     revision: Revision | None = None
     points: int = 0
     candidates: list[matching.DuplicateCandidate] = field(default_factory=list)
     duplicate_flagged: bool = False
+    # For a proposal: the contact it is about (not shown when ``contact`` is None).
+    flag_contact_id: int | None = None
 
 
 # The member's answer to "is this the same person?": ("update", contact id),
@@ -220,20 +227,34 @@ def contribute(
     now: datetime,
     decision: Decision = None,
     contribution_file_id: int | None = None,
+    flag_rules: FlagRules | None = None,
+    ip_hash: str | None = None,
 ) -> Outcome:
     """Add a contact, or apply it to the contact it duplicates.
 
+    A member's submission first passes the day's allowance (contributions and
+    answers about known contacts, ``portal.contacts.lookups``); every answer
+    that says a person or email is known is counted. An email already on file
+    is treated as that contact only when the name and company supplied are
+    that contact's too; otherwise the submission goes to a moderator as a
+    proposal, and the answer names nobody.
+
     Raises ``ContributionRefused`` (nothing written) for a failed check, a
-    suppressed person, a missing attestation or the tier's daily cap.
+    suppressed person, a missing attestation or a used-up allowance.
     """
     clean, company = _checked(session, member_id, values, attestation, suppression_key)
     context = _Context(
-        session, member_id, source, attestation, rules, now, contribution_file_id
+        session,
+        member_id,
+        source,
+        attestation,
+        rules,
+        now,
+        contribution_file_id,
+        flag_rules or FlagRules(),
+        ip_hash=ip_hash,
     )
-    same_email = session.scalar(select(Contact).where(Contact.email == clean.email))
-    if same_email is not None:
-        return context.update(same_email, clean, company)
-
+    context.check_allowance()
     check = matching.find_duplicates(
         session,
         first_name=clean.first_name,
@@ -242,8 +263,22 @@ def contribute(
         company_name=clean.company or None,
     )
     candidates = check.candidates
+    same_email = session.scalar(select(Contact).where(Contact.email == clean.email))
+    if same_email is not None:
+        if same_email.id in {c.contact_id for c in candidates}:
+            return context.answered(context.update(same_email, clean, company))
+        return context.answered(
+            context.propose(
+                same_email,
+                _proposed_values(clean),
+                "A member submitted this contact's email with another name or "
+                f"company: {clean.first_name} {clean.last_name} at "
+                f"{clean.company or clean.company_domain}.",
+                show_contact=False,
+            )
+        )
     if candidates and decision is None:
-        return Outcome("needs_decision", candidates=candidates)
+        return context.answered(Outcome("needs_decision", candidates=candidates))
     if decision is not None and decision[0] == "update":
         chosen = {c.contact_id for c in candidates}
         target = session.get(Contact, decision[1]) if decision[1] in chosen else None
@@ -258,18 +293,15 @@ def contribute(
             )
         # The names only matched fuzzily: keep the record's spelling rather
         # than the (probably typo'd) one just typed.
-        return context.update(target, clean, company, keep_names=True)
+        return context.answered(context.update(target, clean, company, keep_names=True))
     outcome = context.create(clean, company)
     if candidates:
-        _open_flag(
-            session,
+        context.open_flag(
             FlagKind.POSSIBLE_DUPLICATE,
-            FlagSource.ENTRY_CHECK,
-            now,
+            FlagSource.ENTRY,
             contact=outcome.contact,
             revision=outcome.revision,
             related_contact_id=candidates[0].contact_id,
-            reporter_id=member_id,
             details=(
                 f"Contributor says this is not the same person as contact "
                 f"#{candidates[0].contact_id} (match score {candidates[0].score:.0f})."
@@ -277,6 +309,10 @@ def contribute(
         )
         outcome.duplicate_flagged = True
     return outcome
+
+
+def _proposed_values(clean: CleanContact) -> dict[str, Any]:
+    return _present({name: getattr(clean, name) for name in PROVENANCE_FIELDS})
 
 
 def _checked(
@@ -326,16 +362,33 @@ def update_contact(
     rules: points.Rules,
     suppression_key: str,
     now: datetime,
+    flag_rules: FlagRules | None = None,
+    ip_hash: str | None = None,
 ) -> Outcome:
     """Apply a member's edit of one contact (the update form): the same checks
-    as a contribution; blank optional fields keep their values. Raises
-    ``ContributionRefused``, e.g. when the new email is another contact's."""
+    and allowance as a contribution; blank optional fields keep their values.
+    A change that would hold the contact, or an email that is another
+    contact's, becomes a proposal for a moderator. Raises
+    ``ContributionRefused``."""
     values = {**values, "email": values.get("email") or contact.email}
     clean, company = _checked(session, member_id, values, attestation, suppression_key)
     context = _Context(
-        session, member_id, RevisionSource.FORM, attestation, rules, now, None
+        session,
+        member_id,
+        RevisionSource.FORM,
+        attestation,
+        rules,
+        now,
+        None,
+        flag_rules or FlagRules(),
+        LookupChannel.UPDATE,
+        ip_hash=ip_hash,
     )
-    return context.update(contact, clean, company)
+    context.check_allowance()
+    outcome = context.update(contact, clean, company)
+    if outcome.status in ("unchanged", "proposed"):
+        context.answered(outcome)
+    return outcome
 
 
 @dataclass
@@ -347,22 +400,89 @@ class _Context:
     rules: points.Rules
     now: datetime
     contribution_file_id: int | None
+    flag_rules: FlagRules
+    channel: LookupChannel | None = None
+    ip_hash: str | None = None
 
-    def check_daily_cap(self) -> None:
+    def __post_init__(self) -> None:
+        if self.channel is None:
+            csv = self.source == RevisionSource.CSV
+            self.channel = LookupChannel.CSV if csv else LookupChannel.FORM
+
+    def check_allowance(self) -> None:
         if self.member_id is None:
             return
-        tier = points.member_tier(self.session, self.member_id, self.rules, self.now)
-        done = points.contributions_today(self.session, self.member_id, self.now)
-        if done >= tier.daily_cap:
-            raise ContributionRefused(
-                {
-                    GENERAL: (
-                        f"You have reached today's limit of {tier.daily_cap} "
-                        f"contributions for {tier.name} members. It resets at "
-                        "midnight UTC."
-                    )
-                }
+        try:
+            lookups.check_allowance(self.session, self.member_id, self.rules, self.now)
+        except lookups.AnswerLimitReached as reached:
+            raise ContributionRefused({GENERAL: reached.message}) from reached
+
+    def answered(self, outcome: Outcome) -> Outcome:
+        """Count an outcome that says a person or email is known."""
+        if self.member_id is not None:
+            contact = outcome.contact
+            if contact is None and outcome.candidates:
+                contact_id = outcome.candidates[0].contact_id
+            else:
+                contact_id = outcome.flag_contact_id or (contact and contact.id)
+            lookups.record_answer(
+                self.session,
+                self.member_id,
+                contact_id,
+                self.channel,
+                self.now,
+                revision_id=outcome.revision.id if outcome.revision else None,
             )
+        return outcome
+
+    def propose(
+        self,
+        contact: Contact,
+        proposal: dict[str, Any],
+        details: str,
+        *,
+        show_contact: bool,
+    ) -> Outcome:
+        """Send a change to a moderator as a flag carrying the proposed values;
+        the contact stays as it is."""
+        self.open_flag(
+            FlagKind.PROPOSED_CHANGE,
+            FlagSource.MEMBER,
+            contact=contact,
+            revision=None,
+            details=details,
+            proposal=proposal,
+        )
+        return Outcome(
+            "proposed",
+            contact if show_contact else None,
+            flag_contact_id=contact.id,
+        )
+
+    def open_flag(
+        self,
+        kind: FlagKind,
+        source: FlagSource,
+        *,
+        contact: Contact,
+        revision: Revision | None,
+        details: str,
+        related_contact_id: int | None = None,
+        proposal: dict[str, Any] | None = None,
+    ) -> Flag:
+        return open_flag(
+            self.session,
+            kind,
+            source,
+            self.now,
+            self.flag_rules,
+            contact_id=contact.id,
+            revision_id=revision.id if revision else None,
+            reporter_id=self.member_id,
+            details=details,
+            related_contact_id=related_contact_id,
+            proposal=proposal,
+        )
 
     def company_for(self, clean: CleanContact, company: Company | None) -> Company:
         if company is not None:
@@ -385,6 +505,7 @@ class _Context:
             fields=fields,
             attestation=self.attestation,
             contribution_file_id=self.contribution_file_id,
+            ip_hash=self.ip_hash,
             created_at=self.now,
         )
         self.session.add(revision)
@@ -397,14 +518,11 @@ class _Context:
         if domain in known:
             return False
         contact.state = ContactState.HELD
-        _open_flag(
-            self.session,
+        self.open_flag(
             FlagKind.DOMAIN_MISMATCH,
-            FlagSource.ENTRY_CHECK,
-            self.now,
+            FlagSource.ENTRY,
             contact=contact,
             revision=revision,
-            reporter_id=self.member_id,
             details=(
                 f"The email domain {domain} is not one of {contact.company.name}'s "
                 f"domains ({', '.join(sorted(known))})."
@@ -413,7 +531,6 @@ class _Context:
         return True
 
     def create(self, clean: CleanContact, company: Company | None) -> Outcome:
-        self.check_daily_cap()
         company = self.company_for(clean, company)
         contact = Contact(
             first_name=clean.first_name,
@@ -482,17 +599,42 @@ class _Context:
             changes["company"] = clean.company or clean.company_domain
         if not changes:
             return Outcome("unchanged", contact)
+        email = changes.get("email", contact.email)
         if "email" in changes:
             taken = self.session.scalar(
                 select(Contact.id).where(
-                    Contact.email == clean.email, Contact.id != contact.id
+                    Contact.email == email, Contact.id != contact.id
                 )
             )
             if taken:
-                raise ContributionRefused(
-                    {"email": "Another contact already uses this email address."}
+                # Saying "another contact uses this email" would confirm it.
+                return self.propose(
+                    contact,
+                    changes,
+                    f"The proposed email is already contact #{taken}'s.",
+                    show_contact=True,
                 )
-        self.check_daily_cap()
+        if {"email", "company"} & changes.keys():
+            domains = (
+                company_domains(self.session, new_company.id)
+                if new_company is not None
+                else {clean.company_domain or clean.email_domain}
+            )
+            if email_domain(email) not in domains:
+                # Applied, this would hold the contact (hide it from everyone
+                # but staff): a moderator decides instead.
+                return self.propose(
+                    contact,
+                    changes,
+                    f"The email domain {email_domain(email)} is not one of the "
+                    f"company's domains ({', '.join(sorted(domains))}).",
+                    show_contact=True,
+                )
+        material = bool(MATERIAL_FIELDS & changes.keys()) or (
+            "title" in changes
+            and (clean.seniority, clean.department)
+            != (contact.seniority, contact.department)
+        )
         if "company" in changes:
             contact.company = self.company_for(clean, new_company)
             changes["company"] = contact.company.name
@@ -502,22 +644,20 @@ class _Context:
         if "title" in changes:
             contact.seniority, contact.department = clean.seniority, clean.department
         contact.last_confirmed_at = self.now
-        if contact.owner_id is None:
-            contact.owner_id = self.member_id
+        # Ownership (the royalties) stays with whoever contributed the contact,
+        # and pool contacts stay in the pool: an update earns update points,
+        # never the contact, so it cannot buy a free reveal or royalties.
         self.session.flush()
         revision = self.revision(contact, RevisionKind.UPDATE, changes)
-        held = False
-        if {"email", "company"} & changes.keys():
-            held = self.hold_if_domain_mismatch(contact, revision)
         awarded = 0
         if (
             self.member_id is not None
-            and MEANINGFUL_FIELDS & changes.keys()
+            and material
             and points.paid_update_due(self.session, contact.id, self.rules, self.now)
         ):
             points.award_update(self.session, revision, self.rules)
             awarded = self.rules.update_points
-        return Outcome("held" if held else "updated", contact, revision, awarded)
+        return Outcome("updated", contact, revision, awarded)
 
 
 def _display(contact: Contact, name: str) -> Any:
@@ -534,35 +674,6 @@ def company_domains(session: Session, company_id: int) -> set[str]:
         select(CompanyDomain.domain).where(CompanyDomain.company_id == company_id)
     )
     return {primary, *aliases}
-
-
-def _open_flag(
-    session: Session,
-    kind: FlagKind,
-    source: FlagSource,
-    now: datetime,
-    *,
-    contact: Contact,
-    revision: Revision | None,
-    reporter_id: int | None,
-    details: str,
-    related_contact_id: int | None = None,
-) -> Flag:
-    flag = Flag(
-        kind=kind,
-        source=source,
-        contact_id=contact.id,
-        revision_id=revision.id if revision else None,
-        related_contact_id=related_contact_id,
-        reporter_id=reporter_id,
-        details=details,
-        priority=FLAG_PRIORITY[source],
-        due_at=now + FLAG_DUE[source],
-        created_at=now,
-    )
-    session.add(flag)
-    session.flush()
-    return flag
 
 
 def field_provenance(session: Session, contact_id: int) -> dict[str, Revision]:
@@ -595,12 +706,16 @@ def confirm_contact(
     now: datetime,
     *,
     interval: timedelta = timedelta(days=30),
+    ip_hash: str | None = None,
+    rules: points.Rules | None = None,
 ) -> ContactConfirmation:
     """Record that the contact is current and vest its pending points.
 
     A contributor cannot confirm their own contact, and a member confirms a
-    contact at most once per ``interval``. A moderator's confirmation also
-    releases a held contact. Raises ``ContactActionRefused``.
+    contact at most once per ``interval``. A member's confirmation vests only
+    the points of contributors it is independent of (another organisation, no
+    shared IP within the window: ``points.independent``). A moderator's
+    confirmation also releases a held contact. Raises ``ContactActionRefused``.
     """
     if contact.state == ContactState.GRAVEYARD:
         raise ContactActionRefused(
@@ -626,7 +741,11 @@ def confirm_contact(
                 f"You already confirmed this contact on {recent:%-d %b %Y}."
             )
     confirmation = ContactConfirmation(
-        contact_id=contact.id, member_id=member_id, source=source, created_at=now
+        contact_id=contact.id,
+        member_id=member_id,
+        source=source,
+        ip_hash=ip_hash,
+        created_at=now,
     )
     session.add(confirmation)
     contact.last_confirmed_at = now
@@ -634,8 +753,35 @@ def confirm_contact(
         contact.state = ContactState.ACTIVE
     session.flush()
     if contact.state == ContactState.ACTIVE:
-        points.vest_contact_points(session, contact.id)
+        by_member = source == ConfirmationSource.MEMBER and member_id is not None
+        points.vest_contact_points(
+            session,
+            contact.id,
+            confirmed_by=member_id if by_member else None,
+            confirmer_ip_hash=ip_hash,
+            rules=rules,
+            now=now,
+        )
     return confirmation
+
+
+def _check_challenge_allowance(
+    session: Session, member_id: int, rules: points.Rules, now: datetime
+) -> None:
+    barred_until = points.challenges_barred_until(session, member_id, rules, now)
+    if barred_until is not None:
+        raise ContactActionRefused(
+            f"{rules.challenge_ban_dismissed} of your challenges were dismissed "
+            f"within {rules.challenge_ban_window_days} days, so you cannot "
+            f"challenge contacts until {barred_until:%-d %b %Y %H:%M} UTC. You "
+            "can still update a contact with what you know."
+        )
+    tier = points.member_tier(session, member_id, rules, now)
+    if points.challenges_today(session, member_id, now) >= tier.challenge_cap:
+        raise ContactActionRefused(
+            f"You have sent {tier.challenge_cap} challenges today, the limit for "
+            f"{tier.name} members. It resets at midnight UTC."
+        )
 
 
 def challenge_contact(
@@ -645,13 +791,18 @@ def challenge_contact(
     kind: FlagKind,
     details: str,
     now: datetime,
+    *,
+    rules: points.Rules | None = None,
+    flag_rules: FlagRules | None = None,
 ) -> Flag:
     """Open a challenge flag; the contact shows as disputed until it is resolved.
 
     The flag points at the revision at fault: the latest change for wrong
     information, the contribution itself otherwise. Raises
     ``ContactActionRefused`` for one's own contact, a second open challenge by
-    the same member, or a contact already in the graveyard.
+    the same member, a contact already in the graveyard, a member past their
+    tier's daily number of challenges, or one barred for a while because
+    too many of their challenges were dismissed.
     """
     if not kind.is_challenge:
         raise ContactActionRefused("Choose what is wrong with this contact.")
@@ -668,6 +819,7 @@ def challenge_contact(
             "You already have an open challenge on this contact; a moderator "
             "will review it."
         )
+    _check_challenge_allowance(session, member_id, rules or points.Rules(), now)
     order = Revision.id.desc() if kind == FlagKind.WRONG_INFO else Revision.id
     revision = session.scalar(
         select(Revision)
@@ -675,13 +827,14 @@ def challenge_contact(
         .order_by(order)
         .limit(1)
     )
-    flag = _open_flag(
+    flag = open_flag(
         session,
         kind,
-        FlagSource.CHALLENGE,
+        FlagSource.MEMBER,
         now,
-        contact=contact,
-        revision=revision,
+        flag_rules or FlagRules(),
+        contact_id=contact.id,
+        revision_id=revision.id if revision else None,
         reporter_id=member_id,
         details=details.strip(),
     )

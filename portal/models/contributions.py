@@ -76,6 +76,9 @@ class Revision(db.Model):
     contribution_file_id: Mapped[int | None] = mapped_column(
         ForeignKey("contribution_files.id", ondelete="SET NULL")
     )
+    # A keyed hash of the contributor's IP (never the IP itself): tells a
+    # confirmation from the same place apart from an independent one.
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     member = relationship("Member")
@@ -83,6 +86,40 @@ class Revision(db.Model):
     __table_args__ = (
         Index("ix_contact_revisions_contact", "contact_id", "id"),
         Index("ix_contact_revisions_member_created", "member_id", "created_at"),
+    )
+
+
+class LookupChannel(enum.StrEnum):
+    FORM = "form"
+    CSV = "csv"
+    UPDATE = "update"
+    LIVE = "live"
+
+
+class ContactLookup(db.Model):
+    """An answer that told a member a person or an email is known ("already
+    known", a duplicate or updated CSV row, a likely duplicate shown while
+    typing). The daily limit on such answers counts these rows; those that
+    wrote no revision also count against the tier's daily cap."""
+
+    __tablename__ = "contact_lookups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    channel: Mapped[LookupChannel] = mapped_column(
+        text_enum(LookupChannel, "lookup_channel")
+    )
+    # The revision the answer came with (an update), if it wrote one.
+    revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_revisions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_contact_lookups_member_created", "member_id", "created_at"),
     )
 
 
@@ -107,6 +144,8 @@ class ContactConfirmation(db.Model):
     source: Mapped[ConfirmationSource] = mapped_column(
         text_enum(ConfirmationSource, "confirmation_source")
     )
+    # A keyed hash of the confirmer's IP, as on revisions.
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -142,6 +181,8 @@ class ContributionFile(db.Model):
     # The upload itself (at most a few MB); the job reads it from here.
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     attestation: Mapped[str] = mapped_column(Text)
+    # A keyed hash of the uploader's IP, given to the revisions it creates.
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[FileState] = mapped_column(
         text_enum(FileState, "contribution_file_state"), default=FileState.IN_PROGRESS
     )

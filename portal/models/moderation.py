@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -21,6 +22,9 @@ class FlagKind(enum.StrEnum):
     # Raised at entry.
     DOMAIN_MISMATCH = "domain_mismatch"
     POSSIBLE_DUPLICATE = "possible_duplicate"
+    # A member's update that would hold the contact: the values wait in
+    # ``Flag.proposal`` and the contact stays as it was.
+    PROPOSED_CHANGE = "proposed_change"
 
     @property
     def is_challenge(self) -> bool:
@@ -46,14 +50,19 @@ FLAG_LABELS = {
     FlagKind.PERSONAL_DATA: "Holds personal data",
     FlagKind.DOMAIN_MISMATCH: "Email domain does not match the company",
     FlagKind.POSSIBLE_DUPLICATE: "Contributor says: a different person",
+    FlagKind.PROPOSED_CHANGE: "A member proposes a change",
 }
 
 
 class FlagSource(enum.StrEnum):
-    CHALLENGE = "challenge"
-    ENTRY_CHECK = "entry_check"
-    SUBJECT = "subject"
+    """Who raised the flag: a member (a challenge or a proposed change), the
+    checks at entry, a customer (list-match dispute), the person themselves,
+    or the nightly quality sweep."""
+
+    MEMBER = "member"
+    ENTRY = "entry"
     CUSTOMER = "customer"
+    SUBJECT = "subject"
     SWEEP = "sweep"
 
 
@@ -92,7 +101,9 @@ class Flag(db.Model):
         ForeignKey("members.id", ondelete="SET NULL"), index=True
     )
     details: Mapped[str] = mapped_column(Text, default="")
-    # Lower is more urgent: people's disputes 0, challenges 10, entry checks 20.
+    # For a proposed change: the field values the member proposed.
+    proposal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Lower is more urgent; set per source by portal.moderation.flags.
     priority: Mapped[int] = mapped_column(Integer, default=20)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     moderator_id: Mapped[int | None] = mapped_column(

@@ -20,18 +20,24 @@ from sqlalchemy.orm import Session
 from portal import ledger
 from portal.models import (
     Contact,
+    ContactConfirmation,
+    ContactLookup,
     ContactState,
+    ContributionFile,
     EntryKind,
     EntryState,
     Flag,
+    FlagKind,
     FlagState,
     LedgerEntry,
+    Member,
     Revision,
     RevisionKind,
     RevisionSource,
     Unlock,
 )
 from portal.models.moderation import CHALLENGE_KINDS
+from portal.moderation.flags import close_flag
 
 REVISIONS = Revision.__tablename__
 # Revisions that count against the daily cap: a member's own contributions.
@@ -56,6 +62,19 @@ class Rules:
     closer_daily_cap: int = 100
     closer_vested_contributions: int = 25
     closer_min_rating_percent: int = 80
+    # Answers that say a person or email is known, per member per day.
+    known_answer_daily_limit: int = 20
+    rookie_daily_challenges: int = 3
+    prospector_daily_challenges: int = 10
+    closer_daily_challenges: int = 25
+    # This many challenges dismissed within the window bar the member from
+    # challenging for ``challenge_ban_days`` after the last of them.
+    challenge_ban_dismissed: int = 3
+    challenge_ban_window_days: int = 30
+    challenge_ban_days: int = 14
+    # A confirmation vests a contributor's points only when the confirmer
+    # shared no IP with them within this window (and is not of their org).
+    independence_window_days: int = 30
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Rules:
@@ -72,6 +91,7 @@ class Rules:
 class Tier:
     name: str
     daily_cap: int
+    challenge_cap: int
     # What reaching the next tier takes, in words; None at the top.
     next_tier: str | None
     next_requirement: str | None
@@ -120,17 +140,32 @@ def member_tier(session: Session, member_id: int, rules: Rules, now: datetime) -
     rating = contributor_rating(session, member_id, rules, now)
     rating_ok = rating is None or rating * 100 >= rules.closer_min_rating_percent
     if vested >= rules.closer_vested_contributions and rating_ok:
-        return Tier("Closer", rules.closer_daily_cap, None, None, vested, rating)
+        return Tier(
+            "Closer",
+            rules.closer_daily_cap,
+            rules.closer_daily_challenges,
+            None,
+            None,
+            vested,
+            rating,
+        )
     if vested >= rules.prospector_vested_contributions:
         needs = f"{rules.closer_vested_contributions} vested contributions"
         if not rating_ok or vested >= rules.closer_vested_contributions:
             needs += f" and a rating of {rules.closer_min_rating_percent}% or more"
         return Tier(
-            "Prospector", rules.prospector_daily_cap, "Closer", needs, vested, rating
+            "Prospector",
+            rules.prospector_daily_cap,
+            rules.prospector_daily_challenges,
+            "Closer",
+            needs,
+            vested,
+            rating,
         )
     return Tier(
         "Rookie",
         rules.rookie_daily_cap,
+        rules.rookie_daily_challenges,
         "Prospector",
         f"{rules.prospector_vested_contributions} vested contributions",
         vested,
@@ -143,15 +178,26 @@ def start_of_day(now: datetime) -> datetime:
 
 
 def contributions_today(session: Session, member_id: int, now: datetime) -> int:
-    """New contacts and updates the member made since midnight UTC."""
-    return session.scalar(
+    """New contacts and updates the member made since midnight UTC, and the
+    answers about known contacts they had that wrote no revision (an "already
+    known", a likely duplicate, a proposal): every such answer costs one."""
+    since = start_of_day(now)
+    revisions = session.scalar(
         select(func.count()).where(
             Revision.member_id == member_id,
             Revision.kind.in_((RevisionKind.CONTRIBUTION, RevisionKind.UPDATE)),
             Revision.source.in_(MEMBER_SOURCES),
-            Revision.created_at >= start_of_day(now),
+            Revision.created_at >= since,
         )
     )
+    answers = session.scalar(
+        select(func.count()).where(
+            ContactLookup.member_id == member_id,
+            ContactLookup.revision_id.is_(None),
+            ContactLookup.created_at >= since,
+        )
+    )
+    return revisions + answers
 
 
 def award_contribution(session: Session, revision: Revision, rules: Rules) -> None:
@@ -205,11 +251,91 @@ def _pending_for_revisions(revision_ids) -> Any:
     )
 
 
-def vest_contact_points(session: Session, contact_id: int) -> int:
-    """Vest every pending contribution/update entry on a contact that has been
-    confirmed; returns how many entries moved."""
-    revision_ids = select(Revision.id).where(Revision.contact_id == contact_id)
+def independent(
+    session: Session,
+    contributor_id: int,
+    confirmer_id: int,
+    confirmer_ip_hash: str | None,
+    rules: Rules,
+    now: datetime,
+) -> bool:
+    """Whether a member's confirmation may vest a contributor's points: they
+    are different members, not of one organisation, and no IP (by its keyed
+    hash) was used by both within ``independence_window_days``: the
+    confirmer's current one, or any on either member's revisions,
+    confirmations or uploaded files."""
+    if contributor_id == confirmer_id:
+        return False
+    orgs = session.execute(
+        select(Member.id, Member.organisation_id).where(
+            Member.id.in_((contributor_id, confirmer_id))
+        )
+    ).all()
+    org_ids = {org for _, org in orgs}
+    if len(orgs) == 2 and len(org_ids) == 1 and None not in org_ids:
+        return False
+    since = now - timedelta(days=rules.independence_window_days)
+    confirmer_hashes = _ip_hashes(session, confirmer_id, since) | {confirmer_ip_hash}
+    confirmer_hashes.discard(None)
+    return not (_ip_hashes(session, contributor_id, since) & confirmer_hashes)
+
+
+def _ip_hashes(session: Session, member_id: int, since: datetime) -> set[str | None]:
+    hashes: set[str | None] = set()
+    for model in (Revision, ContactConfirmation, ContributionFile):
+        hashes.update(
+            session.scalars(
+                select(model.ip_hash)
+                .where(
+                    model.member_id == member_id,
+                    model.created_at >= since,
+                    model.ip_hash.is_not(None),
+                )
+                .distinct()
+            )
+        )
+    return hashes
+
+
+def _awaiting_moderator():
+    """Revisions whose "different person" flag no moderator has settled yet:
+    their points stay pending whatever else happens."""
+    return exists().where(
+        Flag.revision_id == Revision.id,
+        Flag.kind == FlagKind.POSSIBLE_DUPLICATE,
+        Flag.state.in_((FlagState.OPEN, FlagState.CLAIMED)),
+    )
+
+
+def vest_contact_points(
+    session: Session,
+    contact_id: int,
+    *,
+    confirmed_by: int | None = None,
+    confirmer_ip_hash: str | None = None,
+    rules: Rules | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Vest the pending contribution/update entries on a contact that has been
+    confirmed; returns how many entries moved. A member's confirmation
+    (``confirmed_by``) vests only the entries of contributors it is
+    independent of (``independent``); none vests a revision still awaiting a
+    moderator's word on a "different person" flag."""
+    revision_ids = select(Revision.id).where(
+        Revision.contact_id == contact_id, ~_awaiting_moderator()
+    )
     entries = session.scalars(_pending_for_revisions(revision_ids)).all()
+    if confirmed_by is not None:
+        if now is None:
+            raise ValueError("a member's confirmation needs the time it was made")
+        rules = rules or Rules()
+        entries = [
+            entry
+            for entry in entries
+            if independent(
+                session, entry.member_id, confirmed_by, confirmer_ip_hash, rules, now
+            )
+        ]
     return sum(ledger.vest(session, entry) for entry in entries)
 
 
@@ -218,7 +344,8 @@ def vest_due_points(
 ) -> int:
     """Vest pending contribution/update points older than the vesting window
     whose contact is active: a held contact waits for a moderator, a disputed
-    one for its challenge, and an upheld challenge has already voided them.
+    one for its challenge, a "different person" contribution for its flag, and
+    an upheld challenge has already voided them.
     Idempotent; returns how many entries moved."""
     cutoff = now - timedelta(days=rules.vesting_days)
     statement = (
@@ -236,6 +363,7 @@ def vest_due_points(
             LedgerEntry.kind.in_((EntryKind.CONTRIBUTION, EntryKind.UPDATE)),
             LedgerEntry.created_at <= cutoff,
             Contact.state == ContactState.ACTIVE,
+            ~_awaiting_moderator(),
         )
         .order_by(LedgerEntry.id)
         .limit(batch_size)
@@ -268,22 +396,6 @@ def _penalise(session: Session, member_id: int, amount: int, key: str, flag: Fla
             continue
 
 
-def _close_flag(
-    flag: Flag,
-    state: FlagState,
-    moderator_id: int | None,
-    resolution: str,
-    now: datetime,
-) -> None:
-    """Resolve a flag once; a second resolution raises ``ValueError``."""
-    if flag.state.resolved:
-        raise ValueError(f"flag {flag.id} is already {flag.state.value}")
-    flag.state = state
-    flag.moderator_id = moderator_id
-    flag.resolution = resolution
-    flag.resolved_at = now
-
-
 def settle_upheld_challenge(
     session: Session,
     flag: Flag,
@@ -298,8 +410,11 @@ def settle_upheld_challenge(
     """The ledger effects of upholding a flag, all in the caller's transaction:
     the reporter's reward; the contributor's pending points on the revision at
     fault voided and (``penalise``) a penalty; and (``refund``, when the contact
-    is graveyarded) a refund of every reveal of it in the refund window."""
-    _close_flag(flag, FlagState.UPHELD, moderator_id, resolution, now)
+    is graveyarded) a refund of every reveal of it in the refund window.
+    Raises ``FlagAlreadyResolved`` (nothing moves) for a flag resolved before."""
+    close_flag(
+        flag, FlagState.UPHELD, now, moderator_id=moderator_id, resolution=resolution
+    )
     if flag.reporter_id is not None and flag.kind.is_challenge:
         ledger.record(
             session,
@@ -336,7 +451,13 @@ def settle_dismissed_challenge(
 ) -> None:
     """Dismiss a flag: no points move; a disputed contact with no other open
     challenge is active again (and its pending points vest on schedule)."""
-    _close_flag(flag, FlagState.DISMISSED, moderator_id, resolution, now)
+    close_flag(
+        flag,
+        FlagState.DISMISSED,
+        now,
+        moderator_id=moderator_id,
+        resolution=resolution,
+    )
     session.flush()
     contact = session.get(Contact, flag.contact_id) if flag.contact_id else None
     if (
@@ -346,6 +467,50 @@ def settle_dismissed_challenge(
     ):
         contact.state = ContactState.ACTIVE
     session.flush()
+
+
+def challenges_today(session: Session, member_id: int, now: datetime) -> int:
+    """Challenges the member sent since midnight UTC."""
+    return session.scalar(
+        select(func.count()).where(
+            Flag.reporter_id == member_id,
+            Flag.kind.in_(CHALLENGE_KINDS),
+            Flag.created_at >= start_of_day(now),
+        )
+    )
+
+
+def challenges_barred_until(
+    session: Session, member_id: int, rules: Rules, now: datetime
+) -> datetime | None:
+    """When the member may challenge again, if ``challenge_ban_dismissed`` of
+    their challenges were dismissed within ``challenge_ban_window_days`` and the
+    last of those is less than ``challenge_ban_days`` old; None otherwise."""
+    dismissed = session.scalars(
+        select(Flag.resolved_at)
+        .where(
+            Flag.reporter_id == member_id,
+            Flag.kind.in_(CHALLENGE_KINDS),
+            Flag.state == FlagState.DISMISSED,
+            Flag.resolved_at
+            >= now
+            - timedelta(
+                days=rules.challenge_ban_days + rules.challenge_ban_window_days
+            ),
+        )
+        .order_by(Flag.resolved_at.desc())
+    ).all()
+    window = timedelta(days=rules.challenge_ban_window_days)
+    for index, last in enumerate(dismissed):
+        group = dismissed[index : index + rules.challenge_ban_dismissed]
+        if len(group) < rules.challenge_ban_dismissed:
+            return None
+        until = last + timedelta(days=rules.challenge_ban_days)
+        if until <= now:
+            return None
+        if last - group[-1] <= window:
+            return until
+    return None
 
 
 def open_challenges(session: Session, contact_id: int) -> list[Flag]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -274,7 +275,13 @@ def _contribute_and_vest(db, add, member, numbers, rules):
 
 def _uphold(db, contact, reporter, rules):
     flag = services.challenge_contact(
-        db.session, contact, reporter.id, FlagKind.WRONG_INFO, "", utcnow()
+        db.session,
+        contact,
+        reporter.id,
+        FlagKind.WRONG_INFO,
+        "",
+        utcnow(),
+        rules=replace(rules, rookie_daily_challenges=100),
     )
     points.settle_upheld_challenge(
         db.session, flag, rules, utcnow(), moderator_id=None, resolution="bad"

@@ -136,7 +136,8 @@ def test_contact_page_masks_email_for_other_members(client, auth, member, make_m
 def test_confirm_and_challenge_from_the_contact_page(
     client, auth, member, make_member, db
 ):
-    """Another member's confirmation vests the points; a challenge disputes it."""
+    """Another member's confirmation (from another address) vests the points;
+    a challenge disputes it."""
     post_form(client)
     make_member(email="other@northwind.example")
     auth.logout()
@@ -146,6 +147,7 @@ def test_confirm_and_challenge_from_the_contact_page(
         "/contacts/1/confirm",
         data={"csrf_token": token},
         headers={"HX-Request": "true"},
+        environ_base={"REMOTE_ADDR": "198.51.100.9"},
     )
     assert confirmed.status_code == 200
     assert ledger.balance(db.session, member.id).vested == 5

@@ -1,0 +1,2 @@
+"""Moderation: the flags members, people, customers, entry checks and the
+sweep raise, and (later) the queue and the actions that settle them."""
