@@ -19,7 +19,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.points import services as points
 from portal.points.services import Rules
-from workers.runtime import Progress, tracked_job
+from workers.runtime import JobCanceled, Progress, tracked_job
 
 
 @tracked_job
@@ -66,6 +66,15 @@ def process_contribution_file(run: JobRun, progress: Progress) -> dict[str, Any]
             now=utcnow,
             progress=progress,
         )
+    except JobCanceled as canceled:
+        db.session.rollback()
+        contribution.state = FileState.ERROR
+        contribution.message = (
+            f"{canceled.message}. The rows already in the report are kept and a "
+            "retry carries on from there."
+        )
+        db.session.commit()
+        raise
     except Exception as exc:
         db.session.rollback()
         contribution.state = FileState.ERROR

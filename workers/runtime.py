@@ -1,9 +1,14 @@
 """The worker runtime: one app per worker process, and the job life cycle.
 
 A job function is decorated with ``@tracked_job``: it receives its ``JobRun``
-(loaded by id), reports progress through it, and raises on failure. RQ records
-the failure and retries transient errors; ``record_job_failure`` (the RQ
-failure callback) writes a readable error to the run either way.
+(loaded by id), reports progress through ``Progress``, and raises on failure.
+RQ records the failure and retries transient errors; ``record_job_failure``
+(the RQ failure callback) writes a readable error to the run either way, and
+``record_horse_killed`` does the same when the work horse dies without one.
+
+Progress is written on a connection of its own, so a tick never commits the
+job's half-done work; the job commits its own work when it decides to. A tick
+is also where a running job learns that an admin asked it to stop.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from flask import Flask, current_app, has_app_context
 from rq import SimpleWorker, Worker
 from rq.job import Job
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from portal.extensions import db
 from portal.models import JobRun, JobState
 from portal.models.base import utcnow
+from portal.queue import cancel_message
 
 _process_app: Flask | None = None
 
@@ -72,17 +80,57 @@ def app_context() -> Iterator[Flask]:
         yield app
 
 
+class JobCanceled(Exception):
+    """Raised at a progress tick: an admin asked this run to stop."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def holds_sqlite_write_lock(session: Session) -> bool:
+    """Whether ``session`` has uncommitted writes on SQLite (so holds the lock)."""
+    if db.engine.dialect.name != "sqlite" or not session.in_transaction():
+        return False
+    dbapi_connection = session.connection().connection.dbapi_connection
+    return bool(getattr(dbapi_connection, "in_transaction", False))
+
+
 class Progress:
-    """Writes a job's progress to its run. Each update commits."""
+    """Reports a job's progress on a connection of its own.
+
+    Each tick is a short transaction beside the job's session, so it never
+    commits the job's work; the job commits when its work is consistent. A tick
+    raises ``JobCanceled`` when an admin has asked the run to stop.
+
+    On SQLite only one connection writes at a time: while the job itself holds
+    uncommitted writes, a second connection would wait on the job forever, so
+    that tick only checks for a cancel request and the figure is written by the
+    next tick that comes after a commit.
+    """
 
     def __init__(self, run: JobRun):
-        self.run = run
+        self.run_id = run.id
 
     def __call__(self, percent: int, message: str = "") -> None:
-        self.run.progress = max(0, min(100, int(percent)))
+        values: dict[str, Any] = {
+            "progress": max(0, min(100, int(percent))),
+            "heartbeat_at": utcnow(),
+        }
         if message:
-            self.run.message = message[:200]
-        db.session.commit()
+            values["message"] = message[:200]
+        with db.engine.begin() as connection:
+            if not holds_sqlite_write_lock(db.session()):
+                connection.execute(
+                    update(JobRun).where(JobRun.id == self.run_id).values(**values)
+                )
+            requested_at, requested_by = connection.execute(
+                select(JobRun.cancel_requested_at, JobRun.cancel_requested_by_id).where(
+                    JobRun.id == self.run_id
+                )
+            ).one()
+        if requested_at is not None:
+            raise JobCanceled(cancel_message(db.session, requested_by, requested_at))
 
 
 def tracked_job(function: Callable[..., dict[str, Any] | None]) -> Callable[[int], Any]:
@@ -91,18 +139,28 @@ def tracked_job(function: Callable[..., dict[str, Any] | None]) -> Callable[[int
     @functools.wraps(function)
     def job(run_id: int) -> dict[str, Any] | None:
         with app_context():
-            run = db.session.get(JobRun, run_id)
+            # Read the row as it is now: an admin may have canceled it meanwhile.
+            run = db.session.get(JobRun, run_id, populate_existing=True)
             if run is None:
                 raise LookupError(f"job run {run_id} does not exist")
             if run.state == JobState.CANCELED:
                 return None
             run.state = JobState.RUNNING
             run.attempts += 1
-            run.started_at = utcnow()
+            run.started_at = run.heartbeat_at = utcnow()
             run.error = None
             db.session.commit()
             try:
                 result = function(run, Progress(run))
+            except JobCanceled as canceled:
+                # The work the job committed stays; the rest is rolled back.
+                db.session.rollback()
+                run = db.session.get(JobRun, run_id)
+                run.state = JobState.CANCELED
+                run.message = canceled.message
+                run.finished_at = utcnow()
+                db.session.commit()
+                return None
             except BaseException:
                 db.session.rollback()
                 raise
