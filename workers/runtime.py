@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import smtplib
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -131,6 +132,13 @@ class Progress:
             ).one()
         if requested_at is not None:
             raise JobCanceled(cancel_message(db.session, requested_by, requested_at))
+        if db.engine.dialect.name == "sqlite" and not holds_sqlite_write_lock(
+            db.session()
+        ):
+            # SQLite's busy handler is not fair: a job that commits and writes
+            # again at once keeps the lock from waiting requests for seconds.
+            # Stepping aside briefly after each commit lets them in.
+            time.sleep(current_app.config["JOB_SQLITE_YIELD_MS"] / 1000)
 
 
 def tracked_job(function: Callable[..., dict[str, Any] | None]) -> Callable[[int], Any]:
