@@ -14,6 +14,7 @@ is also where a running job learns that an admin asked it to stop.
 from __future__ import annotations
 
 import functools
+import os
 import smtplib
 import time
 import traceback
@@ -24,6 +25,7 @@ from typing import Any
 import redis
 from flask import Flask, current_app, has_app_context
 from rq import SimpleWorker, Worker
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
@@ -42,9 +44,11 @@ class TransientJobError(RuntimeError):
 
 
 # Failures that a later attempt may not meet: the database or Redis was briefly
-# unreachable, a mail server refused for now. Anything else is permanent.
+# unreachable, a mail server refused for now, the worker died (RQ reports an
+# abandoned job; jobs resume where they stopped). Anything else is permanent.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientJobError,
+    AbandonedJobError,
     sa_exc.OperationalError,
     redis.ConnectionError,
     redis.TimeoutError,
@@ -183,8 +187,51 @@ def tracked_job(function: Callable[..., dict[str, Any] | None]) -> Callable[[int
 
 
 def describe_error(exc_type: type[BaseException], exc_value: BaseException) -> str:
+    if isinstance(exc_value, AbandonedJobError):
+        return stopped_error("it stopped sending heartbeats")
     text = str(exc_value).strip()
     return f"{exc_type.__name__}: {text}" if text else exc_type.__name__
+
+
+def stopped_error(reason: str) -> str:
+    """The error of a run whose worker died under it."""
+    return (
+        f"The worker running this job stopped ({reason}); retry it from the "
+        "admin jobs page."
+    )
+
+
+def record_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+    """RQ's work-horse-killed handler: record the death on the run.
+
+    When the horse dies (SIGKILL, out of memory) RQ calls no failure callback;
+    it only retries the job if it has retries left. Without this the run would
+    say "running" forever.
+    """
+    if ret_val and os.WIFSIGNALED(ret_val):
+        how = f"signal {os.WTERMSIG(ret_val)}"
+    else:
+        how = f"exit status {os.waitstatus_to_exitcode(ret_val) if ret_val else 0}"
+    reason = f"its work horse, pid {retpid}, ended with {how}"
+    run_id = job.args[0] if job.args else None
+    with app_context():
+        db.session.rollback()
+        run = (
+            db.session.get(JobRun, run_id, populate_existing=True)
+            if run_id is not None
+            else None
+        )
+        if run is None or run.finished:
+            return
+        run.error = stopped_error(reason)
+        if job.should_retry:
+            run.state = JobState.RETRYING
+            run.message = "The worker stopped; will try again shortly"
+        else:
+            run.state = JobState.FAILED
+            run.message = "Failed"
+            run.finished_at = utcnow()
+        db.session.commit()
 
 
 def record_job_failure(
@@ -227,7 +274,12 @@ class _AppContextMixin:
 
 
 class AppWorker(_AppContextMixin, Worker):
-    """The production worker: forks a work horse per job."""
+    """The production worker: forks a work horse per job, and records on the
+    run when that horse dies without a word."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("work_horse_killed_handler", record_horse_killed)
+        super().__init__(*args, **kwargs)
 
     def main_work_horse(self, job, queue):  # type: ignore[override]
         # The horse inherits the parent's pooled connections: drop them (without
