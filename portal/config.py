@@ -119,7 +119,13 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # that web requests waiting for the write lock get it.
         "JOB_SQLITE_YIELD_MS": env_int("JOB_SQLITE_YIELD_MS", 50),
         # Recurring jobs (kind -> cron expression, UTC) run by `portal scheduler`.
-        "SCHEDULED_JOBS": {"vest_points": env_str("VEST_POINTS_CRON", "7 * * * *")},
+        "SCHEDULED_JOBS": {
+            "vest_points": env_str("VEST_POINTS_CRON", "7 * * * *"),
+            "reconcile_runs": env_str("RECONCILE_CRON", "*/5 * * * *"),
+        },
+        # A run whose job is missing from Redis is left this long (its enqueue
+        # follows its commit) before the reconciler queues it again.
+        "RECONCILE_GRACE_SECONDS": env_int("RECONCILE_GRACE_SECONDS", 120),
         "PAGE_SIZE": env_int("PAGE_SIZE", 25),
         "SIGNUP_GRANT_POINTS": env_int("SIGNUP_GRANT_POINTS", 20),
         # The points economy (SPEC section 3).

@@ -30,6 +30,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "deliver_email": ("workers.jobs.deliver_email", "high"),
     "process_contribution_file": ("workers.jobs.process_contribution_file", "default"),
     "vest_points": ("workers.jobs.vest_points", "low"),
+    "reconcile_runs": ("workers.jobs.reconcile_runs", "high"),
 }
 
 

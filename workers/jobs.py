@@ -19,6 +19,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.points import services as points
 from portal.points.services import Rules
+from workers import reconcile
 from workers.runtime import JobCanceled, Progress, tracked_job
 
 
@@ -94,6 +95,13 @@ def vest_points(run: JobRun, progress: Progress) -> dict[str, Any]:
         db.session, Rules.from_config(current_app.config), utcnow()
     )
     return {"vested_entries": moved}
+
+
+@tracked_job
+def reconcile_runs(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Queue again, or fail, the runs RQ no longer holds (see workers.reconcile)."""
+    done = reconcile.reconcile_with_settings(current_app._get_current_object())
+    return {"requeued": len(done.requeued), "failed": len(done.failed)}
 
 
 def start_scheduled_job(kind: str) -> int:

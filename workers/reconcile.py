@@ -35,6 +35,7 @@ from portal import queue as job_queue
 from portal.audit import record_audit
 from portal.extensions import db
 from portal.models import JobRun, JobState
+from portal.models.base import utcnow
 from workers.runtime import stopped_error
 
 ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
@@ -54,6 +55,19 @@ class _Stranded:
     # A worker that died is known at once; a job missing from Redis may just
     # not be enqueued yet (the enqueue follows the commit), so it waits a grace.
     certain: bool
+
+
+def reconcile_with_settings(app: Flask) -> Reconciliation:
+    """One pass now, with the app's settings: what a starting worker and the
+    scheduled ``reconcile_runs`` job run. A run gets as many attempts as RQ's
+    retries would give it."""
+    return reconcile_runs(
+        app,
+        app.extensions["redis"],
+        now=utcnow(),
+        grace_seconds=app.config["RECONCILE_GRACE_SECONDS"],
+        max_attempts=1 + len(app.config["JOB_RETRY_INTERVALS"]),
+    )
 
 
 def reconcile_runs(

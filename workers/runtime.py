@@ -281,6 +281,27 @@ class AppWorker(_AppContextMixin, Worker):
         kwargs.setdefault("work_horse_killed_handler", record_horse_killed)
         super().__init__(*args, **kwargs)
 
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        self.reconcile_stranded_runs()
+        return super().work(*args, **kwargs)
+
+    def reconcile_stranded_runs(self) -> None:
+        """Before taking jobs, pick up the runs a dead worker left behind."""
+        from workers.reconcile import reconcile_with_settings
+
+        with app_context() as app:
+            try:
+                done = reconcile_with_settings(app)
+            except Exception:
+                # The worker is still useful without this pass; the scheduled
+                # one will try again.
+                self.log.exception("Could not reconcile job runs at start")
+                return
+        for run_id, reason in done.requeued.items():
+            self.log.warning("Queued run %s again: %s", run_id, reason)
+        for run_id, reason in done.failed.items():
+            self.log.warning("Failed run %s: %s", run_id, reason)
+
     def main_work_horse(self, job, queue):  # type: ignore[override]
         # The horse inherits the parent's pooled connections: drop them (without
         # closing the parent's sockets) so the horse opens its own.

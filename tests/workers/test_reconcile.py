@@ -18,7 +18,8 @@ from portal.models import AuditEntry, JobRun, JobState
 from portal.models.base import utcnow
 from tests.conftest import csrf_token_from
 from workers import reconcile
-from workers.runtime import record_horse_killed
+from workers.jobs import start_scheduled_job
+from workers.runtime import AppWorker, InProcessWorker, bind_app, record_horse_killed
 
 TEST_KINDS = {"test_succeed": ("tests.workers.jobs_for_tests.succeed", "default")}
 GRACE = 60
@@ -215,3 +216,27 @@ def test_rq_abandoned_job_clean_up_retries_with_a_readable_error(app, db, redis,
     assert run.error.startswith(
         "The worker running this job stopped (it stopped sending heartbeats)"
     )
+
+
+def test_the_scheduled_reconciler_job_requeues_stranded_runs(app, db, redis, queue):
+    """The job the scheduler queues runs a pass and reports what it did."""
+    stranded = _started_by(db, redis, queue, "vanished-worker")
+    start_scheduled_job("reconcile_runs")
+    worker = InProcessWorker(["high"], connection=redis)
+    worker.work(burst=True, with_scheduler=False)
+    db.session.expire_all()
+    run = db.session.scalars(
+        select(JobRun).where(JobRun.kind == "reconcile_runs")
+    ).one()
+    assert (run.state, run.result) == (JobState.SUCCEEDED, {"requeued": 1, "failed": 0})
+    assert db.session.get(JobRun, stranded.id).state == JobState.QUEUED
+
+
+def test_a_starting_worker_reconciles_first(app, db, redis, queue):
+    """AppWorker runs a pass before it takes jobs."""
+    stranded = _started_by(db, redis, queue, "vanished-worker")
+    bind_app(app)
+    worker = AppWorker(["low"], connection=redis)
+    worker.work(burst=True, with_scheduler=False)
+    db.session.expire_all()
+    assert db.session.get(JobRun, stranded.id).state == JobState.QUEUED
