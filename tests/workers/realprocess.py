@@ -115,15 +115,21 @@ LAST_NAMES = [
     "Ortega",
     "Pryor",
 ]
+# Forty companies, so that no company gathers enough people to make the
+# duplicate check (which compares within a company) the test's bottleneck.
 COMPANIES = [
-    ("Brightwater Analytics", "brightwater-analytics.com"),
-    ("Copperfield Logistics", "copperfield-logistics.com"),
-    ("Harborview Systems", "harborview-systems.com"),
-    ("Juniper Ridge Foods", "juniper-ridge-foods.com"),
-    ("Larkspur Robotics", "larkspur-robotics.com"),
-    ("Meridian Textiles", "meridian-textiles.com"),
-    ("Northgate Insurance", "northgate-insurance.com"),
-    ("Oakhurst Pharma", "oakhurst-pharma.com"),
+    (f"{place} {trade}", f"{place}-{trade}.com".lower())
+    for place in ("Brightwater", "Copperfield", "Harborview", "Juniper", "Larkspur")
+    for trade in (
+        "Analytics",
+        "Logistics",
+        "Systems",
+        "Foods",
+        "Robotics",
+        "Textiles",
+        "Insurance",
+        "Pharma",
+    )
 ]
 TITLES = ("VP Sales", "Head of IT", "CFO", "Marketing Manager", "Sales Director")
 
@@ -224,3 +230,31 @@ class Observer:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def work_horse_pids(worker_pid: int) -> list[int]:
+    """A worker's work horses: RQ forks each into a process group of its own
+    (the worker's scheduler process stays in the worker's group)."""
+    horses = []
+    for child in _child_pids(worker_pid):
+        try:
+            if os.getpgid(child) == child:
+                horses.append(child)
+        except ProcessLookupError:
+            continue
+    return horses
+
+
+def _child_pids(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The name (field 2) may hold spaces; the parent pid follows it.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            children.append(int(entry.name))
+    return children
