@@ -213,25 +213,12 @@ def record_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> Non
     else:
         how = f"exit status {os.waitstatus_to_exitcode(ret_val) if ret_val else 0}"
     reason = f"its work horse, pid {retpid}, ended with {how}"
-    run_id = job.args[0] if job.args else None
-    with app_context():
-        db.session.rollback()
-        run = (
-            db.session.get(JobRun, run_id, populate_existing=True)
-            if run_id is not None
-            else None
-        )
-        if run is None or run.finished:
-            return
-        run.error = stopped_error(reason)
-        if job.should_retry:
-            run.state = JobState.RETRYING
-            run.message = "The worker stopped; will try again shortly"
-        else:
-            run.state = JobState.FAILED
-            run.message = "Failed"
-            run.finished_at = utcnow()
-        db.session.commit()
+    _record_failed_attempt(
+        job,
+        stopped_error(reason),
+        will_retry=job.should_retry,
+        retry_message="The worker stopped; will try again shortly",
+    )
 
 
 def record_job_failure(
@@ -245,19 +232,34 @@ def record_job_failure(
     transient = isinstance(exc_value, TRANSIENT_ERRORS)
     if not transient:
         job.retries_left = 0
-    will_retry = bool(job.retries_left)
+    message = describe_error(exc_type, exc_value)
+    frames = traceback.format_tb(tb)[-3:] if tb is not None else []
+    _record_failed_attempt(
+        job,
+        message + ("\n\n" + "".join(frames) if frames else ""),
+        will_retry=bool(job.retries_left),
+        retry_message="Failed; will try again shortly",
+    )
+
+
+def _record_failed_attempt(
+    job: Job, error: str, *, will_retry: bool, retry_message: str
+) -> None:
+    """Write a failed attempt to the job's run: retrying, or failed for good."""
     run_id = job.args[0] if job.args else None
     with app_context():
         db.session.rollback()
-        run = db.session.get(JobRun, run_id) if run_id is not None else None
-        if run is None:
+        run = (
+            db.session.get(JobRun, run_id, populate_existing=True)
+            if run_id is not None
+            else None
+        )
+        if run is None or run.finished:
             return
-        message = describe_error(exc_type, exc_value)
-        frames = traceback.format_tb(tb)[-3:] if tb is not None else []
-        run.error = message + ("\n\n" + "".join(frames) if frames else "")
+        run.error = error
         if will_retry:
             run.state = JobState.RETRYING
-            run.message = "Failed; will try again shortly"
+            run.message = retry_message
         else:
             run.state = JobState.FAILED
             run.message = "Failed"

@@ -8,7 +8,6 @@ import signal
 import pytest
 from sqlalchemy import func, select
 
-from portal.contacts import imports
 from portal.models import (
     AuditEntry,
     Contact,
@@ -28,18 +27,21 @@ def observer(app_config):
     observer.close()
 
 
-def _upload(db, make_member, rows: int) -> ContributionFile:
+def _import_under_way(db, make_member, observer, app_config, log, rows, until):
+    """Upload ``rows`` people, start a real worker, wait for ``until`` rows done.
+
+    Returns the upload, the worker, the pid of its work horse and the env."""
     uploader = make_member(email="uploader@northwind.example")
-    upload = imports.accept_upload(
-        db.session,
-        uploader,
-        filename="people.csv",
-        content=realprocess.member_csv(rows),
-        attestation="I may share these business contacts.",
-        max_bytes=10**7,
+    upload = realprocess.upload_member_file(db, uploader, rows)
+    env = realprocess.process_env(app_config, JOB_SQLITE_YIELD_MS="0")
+    worker = realprocess.start_worker(env, log)
+    realprocess.wait_for(
+        lambda: _rows_done(observer, upload.id) >= until, f"{until} rows to be done"
     )
-    db.session.commit()
-    return upload
+    # RQ puts the horse in a process group of its own.
+    horses = realprocess.work_horse_pids(worker.pid)
+    assert len(horses) == 1, horses
+    return upload, worker, horses[0], env
 
 
 def _rows_done(observer, file_id: int) -> int:
@@ -82,19 +84,13 @@ def test_killing_worker_and_horse_mid_import_then_restarting_finishes_the_file(
 ):
     """SIGKILL the worker and its horse at ~300 rows; a new worker finishes it."""
     rows = 2000
-    upload = _upload(db, make_member, rows)
-    env = realprocess.process_env(app_config, JOB_SQLITE_YIELD_MS="0")
     log = tmp_path / "workers.log"
-    first = realprocess.start_worker(env, log)
+    upload, first, horse, env = _import_under_way(
+        db, make_member, observer, app_config, log, rows, until=300
+    )
     try:
-        realprocess.wait_for(
-            lambda: _rows_done(observer, upload.id) >= 300, "300 rows to be done"
-        )
-        # RQ puts the horse in a process group of its own: kill both by pid.
-        horses = realprocess.work_horse_pids(first.pid)
-        assert len(horses) == 1, horses
         os.kill(first.pid, signal.SIGKILL)
-        os.kill(horses[0], signal.SIGKILL)
+        os.kill(horse, signal.SIGKILL)
         first.wait(timeout=60)
         stranded = observer.run(upload.job_run_id)
         killed_at = _rows_done(observer, upload.id)
@@ -128,17 +124,12 @@ def test_killing_only_the_work_horse_retries_and_finishes_the_file(
 ):
     """SIGKILL only the horse: the run says why, RQ retries, the file finishes."""
     rows = 400
-    upload = _upload(db, make_member, rows)
     log = tmp_path / "worker.log"
-    env = realprocess.process_env(app_config, JOB_SQLITE_YIELD_MS="0")
-    worker = realprocess.start_worker(env, log)
+    upload, worker, horse, _env = _import_under_way(
+        db, make_member, observer, app_config, log, rows, until=50
+    )
     try:
-        realprocess.wait_for(
-            lambda: _rows_done(observer, upload.id) >= 50, "50 rows to be done"
-        )
-        horses = realprocess.work_horse_pids(worker.pid)
-        assert len(horses) == 1, horses
-        os.kill(horses[0], signal.SIGKILL)
+        os.kill(horse, signal.SIGKILL)
         retrying = realprocess.wait_for(
             lambda: (
                 observer.run(upload.job_run_id).state != JobState.RUNNING.value
@@ -154,7 +145,7 @@ def test_killing_only_the_work_horse_retries_and_finishes_the_file(
     output = log.read_text()
     assert retrying.state in (JobState.RETRYING.value, JobState.QUEUED.value)
     assert retrying.error == (
-        f"The worker running this job stopped (its work horse, pid {horses[0]}, "
+        f"The worker running this job stopped (its work horse, pid {horse}, "
         "ended with signal 9); retry it from the admin jobs page."
     )
     assert run.state == JobState.SUCCEEDED.value, (run.error, output[-3000:])

@@ -62,15 +62,7 @@ def test_an_import_runs_beside_member_writes_without_failing(
     """A real worker imports a file while members save at ~60 requests/s."""
     uploader = make_member(email="uploader@northwind.example")
     writers = [make_member(email=f"writer{n}@northwind.example") for n in range(3)]
-    upload = imports.accept_upload(
-        db.session,
-        uploader,
-        filename="people.csv",
-        content=realprocess.member_csv(600),
-        attestation="I may share these business contacts.",
-        max_bytes=10**7,
-    )
-    db.session.commit()
+    upload = realprocess.upload_member_file(db, uploader, 600)
     observer = realprocess.Observer(app_config["SQLALCHEMY_DATABASE_URI"])
     clients = []
     for member in writers:
@@ -170,15 +162,7 @@ def test_a_locked_database_is_retried_and_the_import_resumes(
 
     monkeypatch.setattr(imports.services, "contribute", locked_once)
     uploader = make_member(email="uploader@northwind.example")
-    upload = imports.accept_upload(
-        db.session,
-        uploader,
-        filename="people.csv",
-        content=realprocess.member_csv(5),
-        attestation="I may share these business contacts.",
-        max_bytes=10**6,
-    )
-    db.session.commit()
+    upload = realprocess.upload_member_file(db, uploader, 5)
     run_jobs()
     upload = db.session.get(ContributionFile, upload.id)
     run = db.session.get(JobRun, upload.job_run_id)
