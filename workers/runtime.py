@@ -180,6 +180,9 @@ def tracked_job(function: Callable[..., dict[str, Any] | None]) -> Callable[[int
             run.progress = 100
             run.result = result
             run.finished_at = utcnow()
+            db.session.refresh(run, ["cancel_requested_at"])
+            if run.cancel_requested_at is not None:
+                run.message = "Finished before the cancel request reached it"
             db.session.commit()
             return result
 

@@ -55,3 +55,10 @@ def fail_after_progress(run, progress):
     record_audit("test.half_done", actor=None, target=run)
     progress(50, "Half way")
     raise ValueError("stopped half way")
+
+
+@tracked_job
+def finish_without_ticking(run, progress):
+    for hook in while_running:
+        hook()
+    return {"ticks": 0}

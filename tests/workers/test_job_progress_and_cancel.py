@@ -25,6 +25,7 @@ from tests.workers import jobs_for_tests
 NOW = datetime(2026, 11, 30, 10, 5, tzinfo=UTC)
 TEST_KINDS = {
     "test_two_steps": ("tests.workers.jobs_for_tests.write_in_two_steps", "default"),
+    "test_no_ticks": ("tests.workers.jobs_for_tests.finish_without_ticking", "default"),
     "test_fail_after_progress": (
         "tests.workers.jobs_for_tests.fail_after_progress",
         "default",
@@ -140,6 +141,7 @@ def test_canceled_import_keeps_its_rows_and_a_retry_finishes_it(
 ):
     """An import canceled mid-file keeps committed rows; retry adds nobody twice."""
     monkeypatch.setattr(imports, "COMMIT_EVERY", 2)
+    monkeypatch.setattr(imports, "COMMIT_SECONDS", 3600)
     rows = [
         f"{name},Marlowe,VP Sales,Brightwater Analytics,brightwater-analytics.com,"
         f"{name.lower()}.marlowe@brightwater-analytics.com,,London,GB"
@@ -189,3 +191,14 @@ def test_canceled_import_keeps_its_rows_and_a_retry_finishes_it(
     assert db.session.scalar(select(func.count(Contact.id))) == db.session.scalar(
         accepted
     )
+
+
+def test_a_job_that_finishes_before_its_next_tick_says_so(db, client, admin, run_jobs):
+    """Cancel requested after the last tick: the run succeeds and says so."""
+    run = job_queue.start_job("test_no_ticks")
+    db.session.commit()
+    jobs_for_tests.while_running.append(lambda: _post_cancel(client, run.id))
+    run_jobs()
+    run = db.session.get(JobRun, run.id)
+    assert run.state == JobState.SUCCEEDED
+    assert run.message == "Finished before the cancel request reached it"

@@ -147,6 +147,7 @@ def test_a_locked_database_is_retried_and_the_import_resumes(
 ):
     """ "database is locked" mid-file is transient: the retry finishes the rest."""
     monkeypatch.setattr(imports, "COMMIT_EVERY", 2)
+    monkeypatch.setattr(imports, "COMMIT_SECONDS", 3600)
     contribute = imports.services.contribute
     calls = []
 
