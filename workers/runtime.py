@@ -31,6 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from portal.audit import record_audit
 from portal.extensions import db
 from portal.models import JobRun, JobState
 from portal.models.base import utcnow
@@ -221,6 +222,7 @@ def record_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> Non
         stopped_error(reason),
         will_retry=job.should_retry,
         retry_message="The worker stopped; will try again shortly",
+        audit_action="job.worker_stopped",
     )
 
 
@@ -246,9 +248,15 @@ def record_job_failure(
 
 
 def _record_failed_attempt(
-    job: Job, error: str, *, will_retry: bool, retry_message: str
+    job: Job,
+    error: str,
+    *,
+    will_retry: bool,
+    retry_message: str,
+    audit_action: str | None = None,
 ) -> None:
-    """Write a failed attempt to the job's run: retrying, or failed for good."""
+    """Write a failed attempt to the job's run: retrying, or failed for good;
+    with ``audit_action``, also to the audit log (which outlives a retry)."""
     run_id = job.args[0] if job.args else None
     with app_context():
         db.session.rollback()
@@ -267,6 +275,13 @@ def _record_failed_attempt(
             run.state = JobState.FAILED
             run.message = "Failed"
             run.finished_at = utcnow()
+        if audit_action:
+            record_audit(
+                audit_action,
+                actor=None,
+                target=run,
+                details={"error": error, "retrying": will_retry},
+            )
         db.session.commit()
 
 

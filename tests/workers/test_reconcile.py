@@ -201,6 +201,7 @@ def test_a_killed_work_horse_is_recorded_on_the_run(app, db, redis, queue):
     record_horse_killed(job, 4242, signal.SIGKILL, None)
     db.session.expire_all()
     assert db.session.get(JobRun, run.id).state == JobState.RETRYING
+    assert _actions(db).count("job.worker_stopped") == 2
 
 
 def test_rq_abandoned_job_clean_up_retries_with_a_readable_error(app, db, redis, queue):
