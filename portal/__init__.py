@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import embedded_redis
@@ -79,7 +82,11 @@ def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(
+            db.engine,
+            busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
+            lock_poll_ms=app.config["SQLITE_LOCK_POLL_MS"],
+        )
     migrate.init_app(
         app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
     )
@@ -92,26 +99,90 @@ def _init_extensions(app: Flask) -> None:
     queue.init_app(app)
 
 
-def configure_engine(engine: Engine) -> None:
+# Statements that write (or open a savepoint to write in): on SQLite the
+# transaction takes the write lock before the first of them runs.
+_SQLITE_WRITE_VERBS = frozenset(
+    {"INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "CREATE", "DROP", "ALTER"}
+)
+_BEGIN_PENDING = "sqlite_begin_pending"
+
+
+def configure_engine(
+    engine: Engine, *, busy_timeout_ms: int = 30000, lock_poll_ms: int = 5
+) -> None:
     """SQLite needs foreign keys switched on, WAL for readers beside a writer,
-    and a busy timeout so concurrent writers wait instead of failing."""
+    and write transactions that start with ``BEGIN IMMEDIATE`` and wait.
+
+    A deferred transaction that reads and then writes asks for the write lock
+    too late: in WAL mode, if another writer committed meanwhile, SQLite
+    answers "database is locked" at once instead of waiting the busy timeout.
+    So SQLAlchemy, not the sqlite3 driver, emits BEGIN (the pattern in
+    SQLAlchemy's SQLite docs): a transaction runs its reads without a lock and
+    emits ``BEGIN IMMEDIATE`` just before its first write or savepoint. Read-only
+    requests never take the lock; savepoints nest in the real transaction.
+    ``sqlite_begin_immediate`` (see ``portal.ledger.write_transaction``) takes
+    the lock at BEGIN, so the transaction's reads are consistent with its writes.
+
+    SQLite's own busy handler backs off to polling every 100 ms, so a writer that
+    commits and begins again at once (a job's batches) starves the others; the
+    lock is asked for every ``lock_poll_ms`` instead, for up to
+    ``busy_timeout_ms``.
+    """
     if engine.dialect.name != "sqlite":
         return
 
-    @event.listens_for(engine, "begin")
-    def _begin_immediate(connection):
-        # Writers that must not race (the ledger) ask for the write lock at
-        # BEGIN; see portal.ledger.write_transaction.
-        if connection.get_execution_options().get("sqlite_begin_immediate"):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def begin_immediate(dbapi_connection) -> None:
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        dbapi_connection.execute(f"PRAGMA busy_timeout={lock_poll_ms}")
+        try:
+            while True:
+                try:
+                    dbapi_connection.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() >= deadline:
+                        raise sa_exc.OperationalError(
+                            "BEGIN IMMEDIATE", None, exc
+                        ) from exc
+        finally:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):
+        # The driver must not emit BEGIN itself; the events below do.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        if connection.get_execution_options().get("sqlite_begin_immediate"):
+            begin_immediate(connection.connection.dbapi_connection)
+        else:
+            connection.info[_BEGIN_PENDING] = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_first_write(
+        connection, cursor, statement, parameters, context, executemany
+    ):
+        if not connection.info.get(_BEGIN_PENDING):
+            return
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement else ""
+        writes = verb in _SQLITE_WRITE_VERBS or (
+            context is not None
+            and (context.isinsert or context.isupdate or context.isdelete)
+        )
+        if writes:
+            connection.info.pop(_BEGIN_PENDING, None)
+            begin_immediate(cursor.connection)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(connection):
+        connection.info.pop(_BEGIN_PENDING, None)
 
 
 def _register_blueprints(app: Flask) -> None:

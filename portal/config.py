@@ -104,6 +104,9 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REDIS_URL": env_str("REDIS_URL"),
         "REDIS_EMBEDDED": False,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # SQLite: how long a writer waits for the write lock, asking every poll.
+        "SQLITE_BUSY_TIMEOUT_MS": env_int("SQLITE_BUSY_TIMEOUT_MS", 30000),
+        "SQLITE_LOCK_POLL_MS": env_int("SQLITE_LOCK_POLL_MS", 5),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -156,8 +159,17 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "JOB_RESULT_TTL_SECONDS": env_int("JOB_RESULT_TTL_SECONDS", 86400),
         "JOB_FAILURE_TTL_SECONDS": env_int("JOB_FAILURE_TTL_SECONDS", 7 * 86400),
         "JOB_RETRY_INTERVALS": [10, 60, 300],
+        # SQLite only: how long a job steps aside after each committed batch so
+        # that web requests waiting for the write lock get it.
+        "JOB_SQLITE_YIELD_MS": env_int("JOB_SQLITE_YIELD_MS", 50),
         # Recurring jobs (kind -> cron expression, UTC) run by `portal scheduler`.
-        "SCHEDULED_JOBS": {"vest_points": env_str("VEST_POINTS_CRON", "7 * * * *")},
+        "SCHEDULED_JOBS": {
+            "vest_points": env_str("VEST_POINTS_CRON", "7 * * * *"),
+            "reconcile_runs": env_str("RECONCILE_CRON", "*/5 * * * *"),
+        },
+        # A run whose job is missing from Redis is left this long (its enqueue
+        # follows its commit) before the reconciler queues it again.
+        "RECONCILE_GRACE_SECONDS": env_int("RECONCILE_GRACE_SECONDS", 120),
         # `portal dev` restarts a child that died after 1 s, 2 s, 4 s... up to this.
         "DEV_RESTART_MAX_DELAY_SECONDS": env_int("DEV_RESTART_MAX_DELAY_SECONDS", 30),
         "PAGE_SIZE": env_int("PAGE_SIZE", 25),

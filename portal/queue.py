@@ -8,6 +8,7 @@ The RQ job id is derived from the run id.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
@@ -29,6 +30,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "deliver_email": ("workers.jobs.deliver_email", "high"),
     "process_contribution_file": ("workers.jobs.process_contribution_file", "default"),
     "vest_points": ("workers.jobs.vest_points", "low"),
+    "reconcile_runs": ("workers.jobs.reconcile_runs", "high"),
 }
 
 
@@ -55,6 +57,7 @@ def start_job(
         subject_id=getattr(subject, "id", None),
         created_by_id=created_by.id if created_by is not None else None,
         state=JobState.QUEUED,
+        heartbeat_at=utcnow(),
     )
     db.session.add(run)
     db.session.flush()
@@ -64,6 +67,10 @@ def start_job(
     return run
 
 
+class JobNotCancelable(Exception):
+    """Raised when a run has already finished and so cannot be canceled."""
+
+
 def retry_job(run: JobRun) -> None:
     """Queue a failed or canceled run again; enqueued when the session commits."""
     run.state = JobState.QUEUED
@@ -71,8 +78,38 @@ def retry_job(run: JobRun) -> None:
     run.progress = 0
     run.message = "Queued again"
     run.finished_at = None
+    run.heartbeat_at = utcnow()
+    run.cancel_requested_at = None
+    run.cancel_requested_by_id = None
     db.session.flush()
     db.session.info.setdefault(PENDING_KEY, []).append(run.id)
+
+
+def cancel_message(session: Session, member_id: int | None, at: datetime) -> str:
+    """ "Canceled by <who> at <when>": what a canceled run says."""
+    member = session.get(Member, member_id) if member_id is not None else None
+    who = member.email if member is not None else "an administrator"
+    return f"Canceled by {who} at {at:%Y-%m-%d %H:%M} UTC"
+
+
+def cancel_job(run: JobRun, *, by: Member, now: datetime) -> None:
+    """Stop ``run``: a queued or retrying run is canceled at once (its worker
+    skips it); a running one is asked to stop and does so at its next progress
+    tick, keeping only the work it had committed.
+
+    Raises ``JobNotCancelable`` for a run that has finished.
+    """
+    if run.finished:
+        raise JobNotCancelable(f"Job {run.id} has already {run.state.value}.")
+    run.cancel_requested_at = now
+    run.cancel_requested_by_id = by.id
+    if run.state == JobState.RUNNING:
+        run.message = f"Cancel requested by {by.email}; stopping at the next step"
+    else:
+        run.state = JobState.CANCELED
+        run.message = cancel_message(db.session, by.id, now)
+        run.finished_at = now
+    db.session.flush()
 
 
 def job_queue(name: str, app: Flask | None = None) -> Queue:

@@ -20,7 +20,8 @@ from portal.models.base import utcnow
 from portal.moderation.flags import FlagRules
 from portal.points import services as points
 from portal.points.services import Rules
-from workers.runtime import Progress, tracked_job
+from workers import reconcile
+from workers.runtime import JobCanceled, Progress, tracked_job
 
 
 @tracked_job
@@ -68,6 +69,15 @@ def process_contribution_file(run: JobRun, progress: Progress) -> dict[str, Any]
             now=utcnow,
             progress=progress,
         )
+    except JobCanceled as canceled:
+        db.session.rollback()
+        contribution.state = FileState.ERROR
+        contribution.message = (
+            f"{canceled.message}. The rows already in the report are kept and a "
+            "retry carries on from there."
+        )
+        db.session.commit()
+        raise
     except Exception as exc:
         db.session.rollback()
         contribution.state = FileState.ERROR
@@ -87,6 +97,13 @@ def vest_points(run: JobRun, progress: Progress) -> dict[str, Any]:
         db.session, Rules.from_config(current_app.config), utcnow()
     )
     return {"vested_entries": moved}
+
+
+@tracked_job
+def reconcile_runs(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Queue again, or fail, the runs RQ no longer holds (see workers.reconcile)."""
+    done = reconcile.reconcile_with_settings(current_app._get_current_object())
+    return {"requeued": len(done.requeued), "failed": len(done.failed)}
 
 
 def start_scheduled_job(kind: str) -> int:

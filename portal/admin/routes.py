@@ -20,6 +20,7 @@ from portal.models import (
     OutboxMessage,
     OutboxState,
 )
+from portal.models.base import utcnow
 from portal.pagination import paginate
 from portal.rendering import render
 
@@ -134,6 +135,20 @@ def retry_job(run_id: int):
     record_audit("job.retried", actor=current_user, target=run, ip=request.remote_addr)
     db.session.commit()
     flash(f"Job {run.id} is queued again.", "success")
+    return redirect(url_for("admin.jobs"))
+
+
+@bp.post("/jobs/<int:run_id>/cancel")
+def cancel_job(run_id: int):
+    run = db.get_or_404(JobRun, run_id)
+    try:
+        queue.cancel_job(run, by=current_user, now=utcnow())
+    except queue.JobNotCancelable as refused:
+        flash(str(refused), "warning")
+        return redirect(url_for("admin.jobs"))
+    record_audit("job.canceled", actor=current_user, target=run, ip=request.remote_addr)
+    db.session.commit()
+    flash(f"Job {run.id}: {run.message}.", "success")
     return redirect(url_for("admin.jobs"))
 
 

@@ -8,6 +8,7 @@ finishes the file without adding anybody twice.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -35,7 +36,10 @@ from portal.moderation.flags import FlagRules
 from portal.points.services import Rules
 
 REPORT_HEADER = ("row", "outcome", "reason", "contact_id", *CONTACT_FIELDS)
+# A batch ends after this many rows or seconds, whichever comes first: each
+# commit frees the database for other writers (SQLite has one write lock).
 COMMIT_EVERY = 100
+COMMIT_SECONDS = 0.25
 FINISHED = (FileState.COMPLETED, FileState.PENDING_REVIEW, FileState.REJECTED)
 REPORT_CELL_CHARS = 500
 OUTCOME_FOR_STATUS = {
@@ -158,14 +162,20 @@ def process_file(
             )
         )
     )
+    batch_started = time.monotonic()
     for index, row in enumerate(rows, start=1):
         if row.number not in done:
             _process_row(
                 session, contribution, row, rules, flag_rules, suppression_key, now()
             )
-        if index % COMMIT_EVERY == 0 or index == len(rows):
+        if (
+            index % COMMIT_EVERY == 0
+            or index == len(rows)
+            or time.monotonic() - batch_started >= COMMIT_SECONDS
+        ):
             session.commit()
             progress(int(index * 100 / len(rows)), f"{index:,} of {len(rows):,} rows")
+            batch_started = time.monotonic()
     counts = Counter(
         outcome.value
         for outcome in session.scalars(

@@ -53,6 +53,13 @@ class JobRun(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The job's last sign of life: its start and every progress tick.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An admin asked a running job to stop; it does so at its next progress tick.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
 
     @property
     def finished(self) -> bool:
