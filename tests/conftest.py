@@ -12,11 +12,13 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
+import time_machine
 from flask import Flask
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
@@ -43,6 +45,18 @@ settings.register_profile(
 settings.load_profile("tessera")
 
 _shifted_clock = None
+
+# Where ``fixed_clock`` starts: 09:00 UTC, far from midnight, so no test
+# crosses into another day while it runs.
+FIXED_NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fixed_clock() -> Iterator[time_machine.Coordinates]:
+    """The clock starts at FIXED_NOW and runs on, for tests whose pages or
+    rows count days back from "now" (freshness, daily limits)."""
+    with time_machine.travel(FIXED_NOW, tick=True) as traveller:
+        yield traveller
 
 
 def pytest_configure(config):
