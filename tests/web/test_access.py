@@ -36,9 +36,11 @@ FORBIDDEN = "403"
 NOT_FOUND = "404"
 NOT_ALLOWED = "405"
 
+UNAUTHORISED = "401"
+
 # The view answered the request itself: a page, a redirect elsewhere, a
 # started job, a form with errors, or a domain refusal (points, conflicts).
-VIEW_STATUSES = {200, 202, 204, 302, 303, 401, 402, 409, 422}
+VIEW_STATUSES = {200, 202, 204, 302, 303, 402, 409, 422}
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,7 @@ def _outcome(response) -> str:
         location = urlsplit(response.headers["Location"]).path
         if location == "/auth/login":
             return LOGIN
-    named = {403: FORBIDDEN, 404: NOT_FOUND, 405: NOT_ALLOWED}
+    named = {401: UNAUTHORISED, 403: FORBIDDEN, 404: NOT_FOUND, 405: NOT_ALLOWED}
     if status in named:
         return named[status]
     if status in VIEW_STATUSES:
