@@ -139,7 +139,10 @@ def _wait_then_stop(
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
+                # Reap it: until then it still counts as a user of the
+                # embedded Redis below, which would then be left running.
                 child.kill()
+                child.wait()
         if embedded:
             embedded_redis.leave(folder)
             if others := embedded_redis.users(folder):
