@@ -148,7 +148,9 @@ def sample_people(rng: random.Random, count: int) -> list[Person]:
                 Company.country,
             )
             .join(Company, Company.id == Contact.company_id)
-            .where(Contact.id.in_(ids), Contact.state != ContactState.GRAVEYARD)
+            .where(
+                Contact.id.in_(ids), Contact.state.in_(ContactState.matchable_states())
+            )
         ).all()
         by_id = {row.id: Person(*row) for row in rows}
         for contact_id in ids:
@@ -296,7 +298,7 @@ def load_naive_pool() -> tuple[list[int], list[str]]:
     rows = db.session.execute(
         sa.select(Contact.id, Contact.first_name, Contact.last_name, Company.name)
         .join(Company, Company.id == Contact.company_id)
-        .where(Contact.state != ContactState.GRAVEYARD)
+        .where(Contact.state.in_(ContactState.matchable_states()))
     )
     ids, strings = [], []
     for contact_id, first, last, company in rows:

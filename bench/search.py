@@ -52,13 +52,9 @@ from report import print_columns
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import Company, Contact
+from portal.models import Company, Contact, ContactState
 from portal.normalise import ascii_fold, normalise_company_name
-from portal.search.services import (
-    SEARCHABLE_STATES,
-    SearchQuery,
-    search_contacts,
-)
+from portal.search.services import SearchQuery, search_contacts
 
 POOL = BenchPool("search")
 SQLITE_FOLDER = POOL.sqlite_folder
@@ -132,7 +128,9 @@ def sample_people(rng: random.Random, count: int) -> list[Person]:
                 Company.name,
             )
             .join(Company, Company.id == Contact.company_id)
-            .where(Contact.id.in_(ids), Contact.state.in_(SEARCHABLE_STATES))
+            .where(
+                Contact.id.in_(ids), Contact.state.in_(ContactState.searchable_states())
+            )
         ).all()
         by_id = {row.id: Person(*row) for row in rows}
         for contact_id in ids:
@@ -233,7 +231,7 @@ def ensure_trgm_table() -> float:
         if sa.inspect(conn).has_table(TRGM_TABLE):
             return 0.0
     started = time.perf_counter()
-    states = ", ".join(f"'{s.value}'" for s in SEARCHABLE_STATES)
+    states = ", ".join(f"'{s.value}'" for s in ContactState.searchable_states())
     with db.engine.begin() as conn:
         conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
         conn.execute(
@@ -275,7 +273,7 @@ def load_naive_pool() -> tuple[list[int], list[str]]:
     rows = db.session.execute(
         sa.select(Contact.id, Contact.first_name, Contact.last_name, Company.name)
         .join(Company, Company.id == Contact.company_id)
-        .where(Contact.state.in_(SEARCHABLE_STATES))
+        .where(Contact.state.in_(ContactState.searchable_states()))
     )
     ids, strings = [], []
     for contact_id, first, last, company in rows:

@@ -89,7 +89,6 @@ BLOCK_CACHE_CONTACTS = 150_000
 # The coarse pass keeps this many per name order, from this Indel score up.
 _COARSE_LIMIT = 20
 _COARSE_CUTOFF = 60
-_LIVE_STATES = tuple(s for s in ContactState if s is not ContactState.GRAVEYARD)
 _NOT_WORD = re.compile(r"[\W_]+")
 _ABBREVIATION = re.compile(r"[./'’]")
 
@@ -615,7 +614,9 @@ _block_caches: WeakKeyDictionary[Engine, _BlockCache] = WeakKeyDictionary()
 
 def _company_block(session: Session, company_id: int) -> _Block:
     """The company's live contacts: cached for large companies, else read."""
-    live = (Contact.company_id == company_id) & Contact.state.in_(_LIVE_STATES)
+    live = (Contact.company_id == company_id) & Contact.state.in_(
+        ContactState.matchable_states()
+    )
     with _registry_lock:
         cache = _block_caches.setdefault(session.get_bind(), _BlockCache())
     block = cache.get(company_id)

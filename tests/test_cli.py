@@ -16,6 +16,7 @@ from portal.auth.services import verify_password
 from portal.cli import create_user_command, seed_command
 from portal.demo import DEMO_ACCOUNTS, create_demo_accounts
 from portal.models import AuditEntry, Company, Contact, Member, Role
+from tests.processes import DEADLINE
 
 
 def test_create_user_with_password(app, db):
@@ -149,15 +150,15 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + DEADLINE
         jobs = None
-        while time.monotonic() < deadline and jobs is None:
+        while time.monotonic() < deadline and jobs is None and process.poll() is None:
             raw = redis.hget("rq:cron_scheduler:tessera", "cron_jobs")
             jobs = json.loads(raw) if raw else None
             time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output, _ = process.communicate(timeout=DEADLINE)
     assert jobs is not None, output
     assert [(job["func_name"], job["cron"]) for job in jobs] == [
         ("workers.jobs.start_scheduled_job", "7 * * * *"),
@@ -182,7 +183,7 @@ def test_building_the_app_imports_no_command_or_worker_code(tmp_path):
         [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=DEADLINE,
         check=True,
     )
     assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -18,21 +18,28 @@ from tests.processes import DEADLINE, free_port, http_get, portal_env, redis_ser
 from workers.cli import SCHEDULER_NAME, Child, Supervisor
 
 
+def _log(instance: Path) -> Path:
+    return instance.parent / "dev.log"
+
+
 def start_dev(instance: Path, port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "dev", "--port", str(port)],
-        env=portal_env(instance),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    # Output goes to a file, not a pipe: nobody reads a pipe until the end,
+    # and a full one would stall the server's logging and so the server.
+    with _log(instance).open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "portal.cli", "dev", "--port", str(port)],
+            env=portal_env(instance),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
 
 
-def wait_for_health(port: int) -> None:
+def wait_for_health(process: subprocess.Popen, instance: Path, port: int) -> None:
     deadline = time.monotonic() + DEADLINE
     status = None
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             status, _ = http_get(f"http://127.0.0.1:{port}/healthz")
         except OSError:
@@ -40,14 +47,20 @@ def wait_for_health(port: int) -> None:
         if status == 200:
             return
         time.sleep(0.5)
-    raise AssertionError(f"the dev server did not answer /healthz (last: {status})")
+    raise AssertionError(
+        f"the dev server did not answer /healthz (last: {status}):\n"
+        + _log(instance).read_text()
+    )
 
 
-def stop_dev(process: subprocess.Popen, sig: int = signal.SIGINT) -> str:
-    """Send ``sig`` to dev's process group (as Ctrl-C in a terminal does)."""
+def stop_dev(
+    process: subprocess.Popen, instance: Path, sig: int = signal.SIGINT
+) -> str:
+    """Send ``sig`` to dev's process group (as Ctrl-C in a terminal does);
+    returns what dev printed."""
     os.killpg(process.pid, sig)
-    output, _ = process.communicate(timeout=DEADLINE)
-    return output
+    process.wait(timeout=DEADLINE)
+    return _log(instance).read_text()
 
 
 def test_portal_dev_runs_everything_and_stops_cleanly(tmp_path):
@@ -57,12 +70,12 @@ def test_portal_dev_runs_everything_and_stops_cleanly(tmp_path):
     port = free_port()
     process = start_dev(instance, port)
     try:
-        wait_for_health(port)
+        wait_for_health(process, instance, port)
         status, login = http_get(f"http://127.0.0.1:{port}/auth/login")
         assert status == 200 and "Log in" in login
         assert len(redis_servers(instance)) == 1
     finally:
-        output = stop_dev(process)
+        output = stop_dev(process, instance)
     assert process.returncode == 0, output
     assert "Demo accounts (passwords are shown only this once):" in output
     assert "admin@tessera.example" in output

@@ -31,7 +31,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _login_account_key() -> str:
-    return "login-account:" + services.normalise_email(request.form.get("email", ""))
+    return "login-account:" + services.account_email_key(request.form.get("email", ""))
 
 
 def _failed_login(response) -> bool:

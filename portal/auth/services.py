@@ -33,7 +33,13 @@ class EmailTaken(ValueError):
     """Raised when registering an email that already has an account."""
 
 
-def normalise_email(email: str) -> str:
+def account_email_key(email: str) -> str:
+    """The form an account's email is stored, looked up and rate-limited by:
+    trimmed and lower-cased, so "Ann@Acme.com " finds ann@acme.com. Never
+    raises: the login and registration forms validate the address first.
+
+    Not :func:`portal.normalise.normalise_business_email`, which checks a
+    contact's business address and refuses what is not one."""
     return email.strip().lower()
 
 
@@ -50,7 +56,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def find_member(email: str) -> Member | None:
     return db.session.scalar(
-        select(Member).where(func.lower(Member.email) == normalise_email(email))
+        select(Member).where(func.lower(Member.email) == account_email_key(email))
     )
 
 
@@ -72,7 +78,7 @@ def register_member(
 
     Raises ``EmailTaken`` if the email is already used.
     """
-    email = normalise_email(email)
+    email = account_email_key(email)
     if find_member(email) is not None:
         raise EmailTaken(email)
     member = Member(

@@ -35,7 +35,6 @@ from portal.models import Company, Contact, ContactState
 from portal.pagination import Page
 from portal.titles import DEPARTMENTS, SENIORITIES
 
-SEARCHABLE_STATES = (ContactState.ACTIVE, ContactState.DISPUTED)
 # The filter value for contacts whose title named no department (or seniority).
 UNRECOGNISED = "none"
 # Freshness: the share of contacts confirmed within each of these many months.
@@ -125,7 +124,7 @@ def searchable_contact_counts(
     rows = session.execute(
         select(Contact.company_id, func.count())
         .where(
-            Contact.state.in_(SEARCHABLE_STATES),
+            Contact.state.in_(ContactState.searchable_states()),
             Contact.company_id.in_(company_ids),
         )
         .group_by(Contact.company_id)
@@ -418,7 +417,7 @@ def company_contacts(
 
 def _searchable(company_id: int) -> tuple[ColumnElement[bool], ...]:
     return (
-        Contact.state.in_(SEARCHABLE_STATES),
+        Contact.state.in_(ContactState.searchable_states()),
         Contact.company_id == company_id,
     )
 

@@ -23,7 +23,6 @@ from portal import ledger
 from portal.disclosures import record_disclosures
 from portal.models import (
     Contact,
-    ContactState,
     DisclosureChannel,
     EntryKind,
     Member,
@@ -31,8 +30,6 @@ from portal.models import (
     Unlock,
 )
 from portal.points.services import start_of_day
-
-REVEALABLE = (ContactState.ACTIVE, ContactState.DISPUTED)
 
 
 @dataclass(frozen=True)
@@ -126,7 +123,7 @@ def reveal_contact(
     earlier = existing_unlock(session, member.id, contact.id)
     if earlier is not None:
         return Reveal(earlier, charged=False)
-    if contact.state not in REVEALABLE:
+    if not contact.state.revealable:
         raise RevealRefused(
             "This contact has left the company or is no longer valid, so it "
             "cannot be revealed."

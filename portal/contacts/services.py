@@ -39,12 +39,12 @@ from portal.normalise import (
     FieldProblem,
     check_business_email,
     email_domain,
+    normalise_business_email,
     normalise_city,
     normalise_company_display_name,
     normalise_company_name,
     normalise_country,
     normalise_domain,
-    normalise_email,
     normalise_person_name,
     normalise_phone,
     normalise_title,
@@ -143,7 +143,7 @@ def clean_contact(values: Mapping[str, str | None]) -> CleanContact:
     if not raw["email"]:
         problems["email"] = "Enter the person's business email address."
     else:
-        email = _check(problems, "email", normalise_email, raw["email"])
+        email = _check(problems, "email", normalise_business_email, raw["email"])
         if email is not None:
             _check(problems, "email", check_business_email, email)
     company = None

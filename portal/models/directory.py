@@ -30,6 +30,37 @@ class ContactState(enum.StrEnum):
             "graveyard": "No longer there",
         }[self.value]
 
+    # What each state allows. Queries use the ``*_states()`` lists below, so a
+    # new state is decided here once, not in every query that filters on it.
+    @property
+    def searchable(self) -> bool:
+        """Found by search and listed on company pages."""
+        return self in (ContactState.ACTIVE, ContactState.DISPUTED)
+
+    @property
+    def revealable(self) -> bool:
+        """Members may spend points on its email and phone."""
+        return self in (ContactState.ACTIVE, ContactState.DISPUTED)
+
+    @property
+    def matchable(self) -> bool:
+        """Compared against new contributions and customers' lists: every
+        contact still at its company, held ones included, so a held contact is
+        not contributed twice."""
+        return self is not ContactState.GRAVEYARD
+
+    @classmethod
+    def searchable_states(cls) -> tuple[ContactState, ...]:
+        return tuple(state for state in cls if state.searchable)
+
+    @classmethod
+    def revealable_states(cls) -> tuple[ContactState, ...]:
+        return tuple(state for state in cls if state.revealable)
+
+    @classmethod
+    def matchable_states(cls) -> tuple[ContactState, ...]:
+        return tuple(state for state in cls if state.matchable)
+
 
 class Company(db.Model):
     __tablename__ = "companies"

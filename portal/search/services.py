@@ -95,7 +95,6 @@ PREFIX_WORDS = 200
 # Same bounds as the triggers' (migration 0005_search_index).
 MIN_VARIANT_WORD, MAX_VARIANT_WORD = 3, 24
 
-SEARCHABLE_STATES = (ContactState.ACTIVE, ContactState.DISPUTED)
 # Joining words between the parts of a query ("John Smith at Acme").
 STOPWORDS = frozenset(
     {"at", "from", "of", "the", "and", "in", "for", "with", "who", "works", "by"}
@@ -663,7 +662,7 @@ class _Filters:
 
 def _filters(session: Session, query: SearchQuery, now: datetime) -> _Filters:
     bind = session.get_bind()
-    found = _Filters([Contact.state.in_(SEARCHABLE_STATES)], [], False)
+    found = _Filters([Contact.state.in_(ContactState.searchable_states())], [], False)
 
     def add(name: str, column, values: list, had_words: bool) -> None:
         if had_words:

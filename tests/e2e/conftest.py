@@ -41,7 +41,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TIMEOUT_MS = 10_000
+# Generous: Chromium and the live server share a loaded 2-core CI machine
+# with the other test workers. A passing step does not wait for it.
+TIMEOUT_MS = 30_000
 
 # Forms answer invalid input with 422 and failed logins with 401 so htmx swaps
 # the re-rendered form in; pages that refuse (403 until the email is verified,

@@ -17,13 +17,15 @@ SPEND = 10
 def _start_process(config: dict) -> None:
     global _app
     from portal import create_app
+    from tests.clock import start_shifted_clock
 
+    start_shifted_clock()  # the same date as the test that spawned it
     _app = create_app(config)
 
 
 def _spend(args: tuple[int, str, float]) -> str:
     member_id, key, start_at = args
-    time.sleep(max(0.0, start_at - time.time()))  # everyone starts together
+    time.sleep(max(0.0, start_at - time.monotonic()))  # everyone starts together
     with _app.app_context():
         try:
             with ledger.write_transaction() as session:
@@ -38,7 +40,9 @@ def _run_in_parallel(app_config: dict, member_id: int, keys: list[str]) -> list[
     with context.Pool(10, initializer=_start_process, initargs=(app_config,)) as pool:
         # Let every process finish starting before the common start time.
         pool.map(time.sleep, [0.1] * 10)
-        start_at = time.time() + 1.0
+        # The monotonic clock is one for every process on the machine, and no
+        # shift of the wall clock (tests/clock.py) moves it.
+        start_at = time.monotonic() + 1.0
         return pool.map(_spend, [(member_id, key, start_at) for key in keys])
 
 

@@ -12,11 +12,11 @@ from portal.normalise import (
     FieldProblem,
     check_business_email,
     email_domain,
+    normalise_business_email,
     normalise_city,
     normalise_company_display_name,
     normalise_country,
     normalise_domain,
-    normalise_email,
     normalise_person_name,
     normalise_phone,
     normalise_title,
@@ -312,7 +312,7 @@ def test_titles_are_refused_with_a_plain_message(raw, message):
 )
 def test_emails_are_lower_cased_with_an_ascii_domain(raw, expected):
     """One address, one form: lower case, punycode domain."""
-    assert normalise_email(raw) == expected
+    assert normalise_business_email(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -340,7 +340,7 @@ def test_emails_are_lower_cased_with_an_ascii_domain(raw, expected):
 )
 def test_bad_emails_are_refused_with_a_plain_message(raw, message):
     """Syntax errors come back in plain words, not the library's."""
-    assert refusal(normalise_email, raw) == message
+    assert refusal(normalise_business_email, raw) == message
 
 
 def test_email_domain():

@@ -13,6 +13,9 @@ from portal.models import CompanyDomain, Contact, ContactState
 from portal.models.base import utcnow
 from portal.templating import format_date
 
+# Freshness counts back from now, in the fixture and again in the page.
+pytestmark = pytest.mark.usefixtures("fixed_clock")
+
 HTMX = {"HX-Request": "true"}
 EMAIL = "grace.hopper@globex.com"
 PHONE = "+442079460958"

@@ -17,6 +17,9 @@ from portal.models import (
 )
 from tests.conftest import csrf_token_from
 
+# The reveal limit counts from midnight UTC.
+pytestmark = pytest.mark.usefixtures("fixed_clock")
+
 EMAIL = "grace.hopper@navy-systems.com"
 
 

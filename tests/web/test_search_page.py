@@ -10,6 +10,9 @@ import pytest
 
 from portal.models.base import utcnow
 
+# Results say how long ago a contact was confirmed.
+pytestmark = pytest.mark.usefixtures("fixed_clock")
+
 EMAIL = "priya.raman@brightwater-analytics.com"
 PHONE = "+442079460958"
 
