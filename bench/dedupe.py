@@ -51,7 +51,7 @@ from portal import create_app, matching
 from portal.demo import COUNTRIES
 from portal.extensions import db
 from portal.models import Company, Contact, ContactState
-from portal.normalise import ascii_fold
+from portal.textfold import ascii_fold
 
 POOL = BenchPool("dedupe")
 SQLITE_FOLDER = POOL.sqlite_folder

@@ -53,12 +53,12 @@ from report import print_columns
 from portal import create_app
 from portal.extensions import db
 from portal.models import Company, Contact
-from portal.normalise import ascii_fold, normalise_company_name
 from portal.search.services import (
     SEARCHABLE_STATES,
     SearchQuery,
     search_contacts,
 )
+from portal.textfold import ascii_fold, normalise_company_name
 
 POOL = BenchPool("search")
 SQLITE_FOLDER = POOL.sqlite_folder

@@ -32,7 +32,7 @@ from portal.auth.services import find_member, register_member
 from portal.dialects import BulkWriter, bulk_writer
 from portal.extensions import db
 from portal.models import Company, CompanyDomain, Contact, Organisation, Role
-from portal.normalise import ascii_fold, normalise_company_name
+from portal.textfold import ascii_fold, normalise_company_name
 from portal.titles import classify_title
 
 CONTACTS_PER_COMPANY = 50

@@ -41,7 +41,12 @@ from sqlalchemy.orm import Session
 
 from portal.masking import mask_email
 from portal.models import Company, CompanyDomain, Contact, ContactState
-from portal.normalise import ascii_fold, normalise_company_name
+from portal.textfold import (
+    company_full_name,
+    company_key,
+    name_key,
+    normalise_company_name,
+)
 
 # A person is a likely duplicate when the names are at most MAX_EDITS edits
 # apart and score at least DUPLICATE_THRESHOLD (so a short name allows one
@@ -90,8 +95,6 @@ BLOCK_CACHE_CONTACTS = 150_000
 _COARSE_LIMIT = 20
 _COARSE_CUTOFF = 60
 _LIVE_STATES = tuple(s for s in ContactState if s is not ContactState.GRAVEYARD)
-_NOT_WORD = re.compile(r"[\W_]+")
-_ABBREVIATION = re.compile(r"[./'’]")
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def suggest_companies(
     if "." in domain:
         for position, score in index.domains_starting(domain):
             offer(position, score)
-    if _company_key(text):
+    if company_key(text):
         for position, score in index.names_starting(text):
             offer(position, score)
         # Enough names start with what was typed: no need to guess at typos.
@@ -233,7 +236,7 @@ def _company_by_name(session: Session, name: str) -> CompanyMatch | None:
     ).all()
     if len(ids) == 1:
         return CompanyMatch(ids[0], "name", 100.0)
-    key = _company_key(name)
+    key = company_key(name)
     if not key:
         return None
     index = _company_index(session)
@@ -263,22 +266,6 @@ def _clean_domain(text: str) -> str:
     return text.removeprefix("www.").strip(".")
 
 
-def _company_key(name: str) -> str:
-    """What company names are compared as: normalised, ASCII-folded."""
-    return " ".join(
-        _NOT_WORD.sub(" ", ascii_fold(normalise_company_name(name))).split()
-    )
-
-
-def _company_full_name(name: str) -> str:
-    """The whole name, legal form included, folded: "Acme S.p.A." -> "acme spa".
-
-    Fuzzy matching compares these too, so that a typo in the legal form
-    (which stops it from being recognised and removed) costs one edit only.
-    """
-    return " ".join(_NOT_WORD.sub(" ", ascii_fold(_ABBREVIATION.sub("", name))).split())
-
-
 @dataclass(frozen=True)
 class _CompanyIndex:
     """Every company, as parallel lists by position, with look-up tables."""
@@ -301,7 +288,7 @@ class _CompanyIndex:
         ).all()
         ids = [row.id for row in rows]
         position_of = {company_id: i for i, company_id in enumerate(ids)}
-        keys = [_company_key(row.name) for row in rows]
+        keys = [company_key(row.name) for row in rows]
         positions_by_key: dict[str, list[int]] = {}
         for position, key in enumerate(keys):
             positions_by_key.setdefault(key, []).append(position)
@@ -315,7 +302,7 @@ class _CompanyIndex:
             for a in aliases
             if a.company_id in position_of
         ]
-        full_names = [_company_full_name(row.name) for row in rows]
+        full_names = [company_full_name(row.name) for row in rows]
         return cls(
             ids=ids,
             names=[row.name for row in rows],
@@ -336,7 +323,7 @@ class _CompanyIndex:
         Scores 90, up to 100 the more of the name it covers.
         """
         found = []
-        for typed in {_company_key(name), _company_full_name(name)} - {""}:
+        for typed in {company_key(name), company_full_name(name)} - {""}:
             found += [
                 (position, 90 + 10 * len(typed) / len(text))
                 for text, position in _starting(self.sorted_names, typed)
@@ -359,8 +346,8 @@ class _CompanyIndex:
         """
         scores: dict[int, float] = {}
         for typed, choices in (
-            (_company_key(name), self.keys),
-            (_company_full_name(name), self.full_names),
+            (company_key(name), self.keys),
+            (company_full_name(name), self.full_names),
         ):
             for _, score, position in process.extract(
                 typed,
@@ -471,19 +458,11 @@ def find_duplicates(
     candidates = [
         candidate
         for candidate in block.candidates(
-            _name_key(first_name), _name_key(last_name), local_part
+            name_key(first_name), name_key(last_name), local_part
         )
         if candidate.contact_id not in (exclude_contact_id, same_email)
     ]
     return DuplicateCheck(same_email, candidates[:limit])
-
-
-def _name_key(name: str) -> str:
-    """A name as compared: "Jean-Luc " -> "jean luc", "Müller" -> "mueller"."""
-    # Most names are plain letters, which need no folding.
-    if name.isalpha() and name.isascii():
-        return name.lower()
-    return " ".join(_NOT_WORD.sub(" ", ascii_fold(name)).split())
 
 
 @dataclass(frozen=True)
@@ -648,7 +627,7 @@ def _company_block(session: Session, company_id: int) -> _Block:
 
     def fold(name: str) -> str:
         if name not in folded:
-            folded[name] = share(_name_key(name))
+            folded[name] = share(name_key(name))
         return folded[name]
 
     first_names = [share(row.first_name) for row in rows]

@@ -74,8 +74,8 @@ from portal.models import (
     RowOutcome,
     SuppressionEntry,
 )
-from portal.normalise import normalise_company_name
 from portal.suppression import SUPPRESSED_MESSAGE, email_hash, name_hash
+from portal.textfold import normalise_company_name
 
 BATCH_SIZE = 20_000
 # A batch whose rows were taken meanwhile by a concurrent writer is re-checked.

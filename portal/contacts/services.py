@@ -38,7 +38,6 @@ from portal.normalise import (
     email_domain,
     normalise_city,
     normalise_company_display_name,
-    normalise_company_name,
     normalise_country,
     normalise_domain,
     normalise_email,
@@ -48,6 +47,7 @@ from portal.normalise import (
 )
 from portal.points import services as points
 from portal.suppression import SUPPRESSED_MESSAGE, is_suppressed
+from portal.textfold import normalise_company_name
 from portal.titles import classify_title
 
 ATTESTATION_TEXT = (
