@@ -106,6 +106,8 @@ class Contact(db.Model):
         Index("ix_contacts_first_name", "first_name"),
         Index("ix_contacts_title", "title"),
         Index("ix_contacts_city", "city"),
+        # The list matcher looks rows up by phone (portal.matching.batch).
+        Index("ix_contacts_phone", "phone"),
         Index(
             "ix_contacts_last_confirmed_at",
             "last_confirmed_at",
