@@ -43,6 +43,11 @@ from sqlalchemy import Connection, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from portal.contactfields import (
+    CONTACT_FIELDS,
+    CONTACT_HEADER_ALIASES,
+    missing_contact_headings,
+)
 from portal.contacts.services import (
     FLAG_DUE,
     FLAG_PRIORITY,
@@ -51,14 +56,7 @@ from portal.contacts.services import (
     ContributionRefused,
     clean_contact,
 )
-from portal.csvfiles import (
-    CONTACT_FIELDS,
-    CONTACT_HEADER_ALIASES,
-    ParsedCsv,
-    ParsedRow,
-    missing_contact_headings,
-    stream_csv,
-)
+from portal.csvfiles import ParsedCsv, ParsedRow, stream_csv
 from portal.dialects import BulkWriter, bulk_writer, in_values, insert_for
 from portal.models import (
     Company,

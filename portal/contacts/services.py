@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import matching
-from portal.csvfiles import CONTACT_FIELDS
+from portal.contactfields import CONTACT_FIELDS
 from portal.models import (
     Company,
     CompanyDomain,
