@@ -28,15 +28,17 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
+import idna
 import phonenumbers
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from portal.dialects import in_values
 from portal.matching.companies import (
     COMPANY_FUZZY_THRESHOLD,
+    CompanyIndex,
     CompanyMatch,
     clean_domain,
     company_index,
@@ -50,7 +52,6 @@ from portal.models import Company, Contact, ContactState
 from portal.normalise import (
     FieldProblem,
     normalise_country,
-    normalise_email,
     normalise_person_name,
 )
 from portal.textfold import company_key, fold, name_key
@@ -159,7 +160,8 @@ class _Prepared:
 class _Person:
     id: int
     company_id: int
-    state: ContactState
+    # The state's value: equal to the ContactState member.
+    state: str
     successor_id: int | None
     first: str
     last: str
@@ -175,6 +177,9 @@ class BatchMatcher:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._companies: dict[tuple[str, str, str], CompanyMatch | None] = {}
+        self._names: dict[tuple[str, str], str] = {}
+        # The company index, fetched once per chunk (it checks for changes).
+        self._index: CompanyIndex | None = None
 
     # --- preparing rows ---------------------------------------------------------
 
@@ -185,8 +190,8 @@ class BatchMatcher:
         if row.problem:
             prepared.invalid = row.problem
             return prepared
-        prepared.first = _name(row.first_name, "first name")
-        prepared.last = _name(row.last_name, "last name")
+        prepared.first = self._name(row.first_name, "first name")
+        prepared.last = self._name(row.last_name, "last name")
         prepared.email = _email(row.email)
         prepared.country = _country(row.country)
         prepared.phone = _phone(row.phone, prepared.country)
@@ -202,11 +207,13 @@ class BatchMatcher:
             prepared.invalid = "no company, email or phone"
         if prepared.invalid:
             return prepared
-        domain = clean_domain(row.company_domain) if row.company_domain else ""
         email_domain = prepared.email.rpartition("@")[2] if prepared.email else ""
-        key = (company_key(row.company) if row.company else "", domain, email_domain)
+        key = (row.company, row.company_domain, email_domain)
         if key not in self._companies:
-            self._companies[key] = company_index(self.session).resolve(
+            domain = clean_domain(row.company_domain) if row.company_domain else ""
+            if self._index is None:
+                self._index = company_index(self.session)
+            self._companies[key] = self._index.resolve(
                 name=row.company or None,
                 domain=domain or None,
                 email_domain=email_domain or None,
@@ -214,11 +221,21 @@ class BatchMatcher:
         prepared.company = self._companies[key]
         return prepared
 
+    def _name(self, text: str, part: str) -> str:
+        """A typed name folded as compared, honorifics and suffixes ("Dr.",
+        "Jr") dropped; names repeat, so each is worked out once."""
+        key = (text, part)
+        folded = self._names.get(key)
+        if folded is None:
+            folded = self._names[key] = _name(text, part)
+        return folded
+
     # --- matching a chunk ---------------------------------------------------------
 
     def match_chunk(self, rows: Sequence[_Prepared]) -> list[RowMatch]:
         """The outcome of each prepared row, in order, reading the pool in a
         fixed handful of queries."""
+        self._index = None
         live = [p for p in rows if not p.invalid]
         bind = self.session.get_bind()
         people = self._people_by(
@@ -256,12 +273,12 @@ class BatchMatcher:
     def _people_by(self, column, values: set, bind) -> list[tuple[object, _Person]]:
         if not values:
             return []
-        result = self.session.execute(
+        result = self.session.connection().execute(
             select(
                 column,
                 Contact.id,
                 Contact.company_id,
-                Contact.state,
+                type_coerce(Contact.state, String).label("state"),
                 Contact.successor_id,
                 Contact.first_name,
                 Contact.last_name,
@@ -325,7 +342,9 @@ class BatchMatcher:
         if company_id is None:
             return RowMatch(MatchStatus.NOT_FOUND, reason="company not known")
         block = blocks[company_id]
-        ranked = block.rank(prepared.first, prepared.last, states=MATCHABLE_STATES)
+        ranked = block.rank(
+            prepared.first, prepared.last, states=MATCHABLE_STATES, thorough=False
+        )
         if not ranked:
             return RowMatch(
                 MatchStatus.NOT_FOUND,
@@ -374,7 +393,7 @@ class BatchMatcher:
         # counts as theirs unless the row names a clearly different one.
         if not prepared.row.company:
             return True
-        index = company_index(self.session)
+        index = self._index or company_index(self.session)
         position = index.position_of(person.company_id)
         if position is None:
             return False
@@ -398,7 +417,7 @@ class BatchMatcher:
             return decisions
         details = {
             row.id: row
-            for row in self.session.execute(
+            for row in self.session.connection().execute(
                 select(
                     Contact.id,
                     Contact.email,
@@ -474,20 +493,30 @@ def match_rows(
 
 
 def _name(text: str, part: str) -> str:
-    if not text.strip():
+    text = text.strip()
+    if not text:
         return ""
-    with suppress(FieldProblem):
-        text = normalise_person_name(text, part=part)
+    # Honorifics, suffixes and initials come with a space, a dot or a comma.
+    if not text.isalpha():
+        with suppress(FieldProblem):
+            text = normalise_person_name(text, part=part)
     return name_key(text)
 
 
 def _email(text: str) -> str | None:
-    if not text.strip():
+    """The address as stored (lower case, an internationalised domain in
+    punycode), or None for one that cannot be an address. Lighter than
+    ``normalise_email``: a match needs the form, not the syntax verdict."""
+    text = text.strip().lower().removeprefix("mailto:").strip()
+    local, at, domain = text.rpartition("@")
+    if not at or not local or "." not in domain or " " in text:
         return None
-    try:
-        return normalise_email(text)
-    except FieldProblem:
-        return None
+    if not domain.isascii():
+        try:
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            return None
+    return f"{local}@{domain}"
 
 
 def _country(text: str) -> str | None:

@@ -30,7 +30,7 @@ from weakref import WeakKeyDictionary
 from nicknames import NickNamer
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from portal.dialects import in_values
@@ -70,6 +70,9 @@ _COARSE_CUTOFF = 60
 # initial scores this share of what the same full name would.
 NICKNAME_FACTOR = 0.95
 INITIAL_FACTOR = 0.9
+# Blocks up to this size are always ranked with the coarse pass over every
+# contact; larger ones, for the batch matcher, through a last-name index.
+COARSE_PASS_CONTACTS = 2_000
 # Nickname variants of a typed first name tried in the coarse pass, at most.
 _NICKNAME_VARIANTS = 8
 # Contacts in these states are duplicates of a new contribution: a held one
@@ -142,15 +145,54 @@ def find_duplicates(
     if company_id is None:
         return DuplicateCheck(same_email, [])
     block = load_blocks(session, [company_id])[company_id]
-    local_part = email.rpartition("@")[0] if "@" in email else None
-    candidates = [
-        block.candidate(position, score)
+    at_least = {}
+    if "@" in email:
+        # Read here rather than kept in every block: only this check uses it.
+        local_part = email.rpartition("@")[0]
+        same_local = session.scalars(
+            select(Contact.id).where(
+                Contact.company_id == company_id,
+                Contact.email.startswith(local_part + "@", autoescape=True),
+            )
+        )
+        at_least = {
+            block.positions_by_id[contact_id]: SAME_LOCAL_PART
+            for contact_id in same_local
+            if contact_id in block.positions_by_id
+        }
+    ranked = [
+        (score, block.ids[position])
         for score, position in block.rank(
-            name_key(first_name), name_key(last_name), local_part=local_part
+            name_key(first_name), name_key(last_name), at_least=at_least
         )
         if block.ids[position] not in (exclude_contact_id, same_email)
+    ][:limit]
+    shown = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Contact.id,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.title,
+                Contact.email,
+            ).where(Contact.id.in_([contact_id for _, contact_id in ranked]))
+        )
+    }
+    candidates = [
+        DuplicateCandidate(
+            contact_id=contact_id,
+            first_name=shown[contact_id].first_name,
+            last_name=shown[contact_id].last_name,
+            title=shown[contact_id].title,
+            company_id=company_id,
+            company_name=block.company_name,
+            masked_email=mask_email(shown[contact_id].email),
+            score=round(score, 1),
+        )
+        for score, contact_id in ranked
     ]
-    return DuplicateCheck(same_email, candidates[:limit])
+    return DuplicateCheck(same_email, candidates)
 
 
 @cache
@@ -167,6 +209,10 @@ def same_first_name_variants(first: str) -> frozenset[str]:
     variants = namer.nicknames_of(first) | namer.canonicals_of(first)
     variants.discard(first)
     return frozenset(name_key(variant) for variant in variants)
+
+
+def _deletions(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 def are_nicknames(first: str, other: str) -> bool:
@@ -205,23 +251,23 @@ class Block:
     company_name: str
     loaded_at: float
     ids: list[int]
-    states: list[ContactState]
-    first_names: list[str]
-    last_names: list[str]
-    titles: list[str]
-    emails: list[str]
-    # Folded.
+    # The state's value ("active"): equal to the ContactState member.
+    states: list[str]
+    # Folded first and last names.
     firsts: list[str]
     lasts: list[str]
-    # "first last", folded: what the coarse first pass compares.
-    names: list[str]
     # Every folded first and every folded last name at the company.
     known_firsts: frozenset[str]
     known_lasts: frozenset[str]
 
     @cached_property
-    def local_parts(self) -> list[str]:
-        return [email.rpartition("@")[0] for email in self.emails]
+    def names(self) -> list[str]:
+        """ "first last", folded: what the coarse pass compares."""
+        return [f"{f} {last}" for f, last in zip(self.firsts, self.lasts, strict=True)]
+
+    @cached_property
+    def positions_by_id(self) -> dict[int, int]:
+        return {contact_id: i for i, contact_id in enumerate(self.ids)}
 
     @cached_property
     def positions_by_last(self) -> dict[str, list[int]]:
@@ -230,47 +276,71 @@ class Block:
             positions.setdefault(last, []).append(position)
         return positions
 
+    @cached_property
+    def positions_by_last_variant(self) -> dict[str, list[int]]:
+        """Each last name and its one-letter deletions -> positions: two names
+        one edit apart (a wrong, missing, extra or swapped letter) share a key."""
+        positions: dict[str, list[int]] = {}
+        for last, at in self.positions_by_last.items():
+            for variant in _deletions(last):
+                positions.setdefault(variant, []).extend(at)
+        return positions
+
     def rank(
         self,
         first: str,
         last: str,
         *,
-        local_part: str | None = None,
+        at_least: dict[int, float] | None = None,
         states: tuple[ContactState, ...] | None = None,
+        thorough: bool = True,
     ) -> list[tuple[float, int]]:
         """(score, position) of the contacts scoring at least
         ``DUPLICATE_THRESHOLD`` for the folded names, best first, ties the
-        older contact first; only contacts in ``states`` when given."""
-        scores: dict[int, float] = {}
+        older contact first; only contacts in ``states`` when given.
+
+        ``at_least`` raises some positions' scores (other evidence, such as
+        the email's local part). ``thorough`` compares the whole name with
+        every contact in a coarse first pass (in C); without it a block of more
+        than ``COARSE_PASS_CONTACTS`` only scores the contacts whose last name
+        is within one edit of a typed name, which misses two typos in one name
+        but costs microseconds whatever the company's size.
+        """
         positions: set[int] = set()
-        typed_names = {f"{first} {last}", f"{last} {first}"}
-        if len(first) > 1:
-            variants = sorted(same_first_name_variants(first))[:_NICKNAME_VARIANTS]
-            typed_names |= {f"{variant} {last}" for variant in variants}
-        # A coarse pass in C (Indel similarity of the whole name, both orders
-        # and nicknames) keeps a few positions; only those get the finer score.
-        for typed in typed_names:
-            for _, _, position in process.extract(
-                typed,
-                self.names,
-                scorer=fuzz.ratio,
-                processor=None,
-                limit=_COARSE_LIMIT,
-                score_cutoff=_COARSE_CUTOFF,
-            ):
-                positions.add(position)
-        # Everyone with the typed last name: an initial or a short nickname can
-        # fall below the coarse cutoff ("Al Lee" for "Albert Lee").
-        positions.update(self.positions_by_last.get(last, ()))
-        positions.update(self.positions_by_last.get(first, ()))
-        for position in positions:
-            scores[position] = max(
+        if thorough or len(self.ids) <= COARSE_PASS_CONTACTS:
+            typed_names = {f"{first} {last}", f"{last} {first}"}
+            if len(first) > 1:
+                variants = sorted(same_first_name_variants(first))
+                typed_names |= {f"{v} {last}" for v in variants[:_NICKNAME_VARIANTS]}
+            # A coarse pass in C (Indel similarity of the whole name, both
+            # orders and nicknames) keeps a few positions for the finer score.
+            for typed in typed_names:
+                for _, _, position in process.extract(
+                    typed,
+                    self.names,
+                    scorer=fuzz.ratio,
+                    processor=None,
+                    limit=_COARSE_LIMIT,
+                    score_cutoff=_COARSE_CUTOFF,
+                ):
+                    positions.add(position)
+            # Everyone with a typed name as last name: an initial or a short
+            # nickname can fall below the coarse cutoff ("Al Lee", Albert Lee).
+            positions.update(self.positions_by_last.get(last, ()))
+            positions.update(self.positions_by_last.get(first, ()))
+        else:
+            index = self.positions_by_last_variant
+            for typed in (last, first):
+                for variant in _deletions(typed):
+                    positions.update(index.get(variant, ()))
+        scores = {
+            position: max(
                 self.score(position, first, last), self.score(position, last, first)
             )
-        if local_part:
-            for position, known_local in enumerate(self.local_parts):
-                if known_local == local_part:
-                    scores[position] = max(scores.get(position, 0.0), SAME_LOCAL_PART)
+            for position in positions
+        }
+        for position, floor in (at_least or {}).items():
+            scores[position] = max(scores.get(position, 0.0), floor)
         ranked = sorted(
             (-score, self.ids[position], position)
             for position, score in scores.items()
@@ -278,18 +348,6 @@ class Block:
             and (states is None or self.states[position] in states)
         )
         return [(-negative, position) for negative, _, position in ranked]
-
-    def candidate(self, position: int, score: float) -> DuplicateCandidate:
-        return DuplicateCandidate(
-            contact_id=self.ids[position],
-            first_name=self.first_names[position],
-            last_name=self.last_names[position],
-            title=self.titles[position],
-            company_id=self.company_id,
-            company_name=self.company_name,
-            masked_email=mask_email(self.emails[position]),
-            score=round(score, 1),
-        )
 
     def score(self, position: int, first: str, last: str) -> float:
         """How likely the typed first and last name are this contact's, 0-100
@@ -357,6 +415,8 @@ def load_blocks(session: Session, company_ids: list[int]) -> dict[int, Block]:
     with _registry_lock:
         cache = _block_caches.setdefault(session.get_bind(), _BlockCache())
     bind = session.get_bind()
+    # Core rows: the ORM's row handling would cost more than the reading.
+    connection = session.connection()
     live = Contact.state.in_(LIVE_STATES)
     blocks: dict[int, Block] = {}
     cached = {cid: block for cid in wanted if (block := cache.get(cid)) is not None}
@@ -364,7 +424,7 @@ def load_blocks(session: Session, company_ids: list[int]) -> dict[int, Block]:
         # Counting reads the (state, company_id) index only: far cheaper than
         # reading the rows again.
         counts = dict(
-            session.execute(
+            connection.execute(
                 select(Contact.company_id, func.count())
                 .where(live, in_values(bind, Contact.company_id, list(cached)))
                 .group_by(Contact.company_id)
@@ -379,19 +439,18 @@ def load_blocks(session: Session, company_ids: list[int]) -> dict[int, Block]:
     if not missing:
         return blocks
     names = dict(
-        session.execute(
+        connection.execute(
             select(Company.id, Company.name).where(in_values(bind, Company.id, missing))
         ).all()
     )
-    rows = session.execute(
+    rows = connection.execute(
         select(
             Contact.company_id,
             Contact.id,
-            Contact.state,
+            # As text: the enum's conversion costs more than the rest of a row.
+            type_coerce(Contact.state, String).label("state"),
             Contact.first_name,
             Contact.last_name,
-            Contact.title,
-            Contact.email,
         )
         .where(live, in_values(bind, Contact.company_id, missing))
         .order_by(Contact.company_id, Contact.id)
@@ -399,12 +458,10 @@ def load_blocks(session: Session, company_ids: list[int]) -> dict[int, Block]:
     by_company: dict[int, list] = {cid: [] for cid in missing}
     for row in rows:
         by_company[row.company_id].append(row)
-    # Names and titles repeat a lot: keep one copy of each (a cached block of
-    # 30,000 contacts then takes ~9 MB) and fold each distinct name once.
-    shared: dict[str, str] = {}
+    # Names repeat a lot: fold each distinct one once.
     folded: dict[str, str] = {}
     for cid, company_rows in by_company.items():
-        block = _build_block(cid, names.get(cid, ""), company_rows, shared, folded)
+        block = _build_block(cid, names.get(cid, ""), company_rows, folded)
         if len(company_rows) >= CACHED_BLOCK_CONTACTS:
             cache.put(cid, block)
         blocks[cid] = block
@@ -412,38 +469,25 @@ def load_blocks(session: Session, company_ids: list[int]) -> dict[int, Block]:
 
 
 def _build_block(
-    company_id: int,
-    company_name: str,
-    rows: list,
-    shared: dict[str, str],
-    folded: dict[str, str],
+    company_id: int, company_name: str, rows: list, folded: dict[str, str]
 ) -> Block:
-    def share(text: str) -> str:
-        return shared.setdefault(text, text)
-
     def fold(name: str) -> str:
         key = folded.get(name)
         if key is None:
-            key = folded[name] = share(name_key(name))
+            # One copy of each folded name, however many share it.
+            key = folded[name] = name_key(name)
         return key
 
-    first_names = [share(row.first_name) for row in rows]
-    last_names = [share(row.last_name) for row in rows]
-    firsts = [fold(name) for name in first_names]
-    lasts = [fold(name) for name in last_names]
+    firsts = [fold(row.first_name) for row in rows]
+    lasts = [fold(row.last_name) for row in rows]
     return Block(
         company_id=company_id,
         company_name=company_name,
         loaded_at=time.monotonic(),
         ids=[row.id for row in rows],
         states=[row.state for row in rows],
-        first_names=first_names,
-        last_names=last_names,
-        titles=[share(row.title) for row in rows],
-        emails=[row.email for row in rows],
         firsts=firsts,
         lasts=lasts,
-        names=[f"{first} {last}" for first, last in zip(firsts, lasts, strict=True)],
         known_firsts=frozenset(firsts),
         known_lasts=frozenset(lasts),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.matching import people
 from portal.matching.batch import FieldStatus, ListRow, MatchStatus, match_rows
 from portal.models import CompanyDomain, ContactState
 
@@ -80,12 +81,23 @@ def test_name_and_company_with_typos_and_legal_form(db, robert):
     assert 80 <= result.confidence < 100
 
 
+@pytest.mark.parametrize("coarse_pass_up_to", [2_000, 0])
 @pytest.mark.parametrize(
     ("first", "last"),
-    [("Bob", "Whitfield"), ("Whitfield", "Robert"), ("R.", "Whitfield")],
+    [
+        ("Bob", "Whitfield"),
+        ("Whitfield", "Robert"),
+        ("R.", "Whitfield"),
+        ("Robret", "Whitfeild"),
+    ],
 )
-def test_nicknames_swapped_names_and_initials(db, robert, first, last):
-    """Bob = Robert, "Whitfield Robert" and "R. Whitfield" all find Robert."""
+def test_nicknames_swapped_names_initials_and_typos(
+    db, monkeypatch, robert, first, last, coarse_pass_up_to
+):
+    """Bob = Robert, "Whitfield Robert", "R. Whitfield" and a typo in each name
+    all find Robert, in a small company's coarse pass and in a large one's
+    last-name index alike."""
+    monkeypatch.setattr(people, "COARSE_PASS_CONTACTS", coarse_pass_up_to)
     result = match_one(db, first_name=first, last_name=last, company="acme.com")
     assert result.status is MatchStatus.MATCHED
     assert result.contact_id == robert.id
