@@ -313,7 +313,8 @@ def match_command(
     )
     click.echo(
         f"Matched {summary.rows:,} rows in {summary.seconds:.1f} s "
-        f"({summary.rows_per_second:,.0f} rows/s): {counts}; "
+        f"({summary.rows_per_second:,.0f} rows/s; {summary.cpu_seconds:.1f} CPU s, "
+        f"{summary.rows_per_cpu_second:,.0f} rows per CPU second): {counts}; "
         f"match rate {summary.match_rate:.1%}."
     )
     for name, statuses in summary.fields.items():
@@ -325,6 +326,19 @@ def match_command(
     click.echo(f"Output: {out_path}")
     if report_path is not None:
         click.echo(f"Report: {report_path}")
+    click.echo(f"Peak memory: {_peak_memory_mb():,.0f} MB")
+
+
+def _peak_memory_mb() -> float:
+    """This process's peak resident memory (Linux: since its exec)."""
+    import resource
+
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 for command in (

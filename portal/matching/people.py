@@ -326,8 +326,9 @@ class Block:
                     positions.add(position)
             # Everyone with a typed name as last name: an initial or a short
             # nickname can fall below the coarse cutoff ("Al Lee", Albert Lee).
-            positions.update(self.positions_by_last.get(last, ()))
-            positions.update(self.positions_by_last.get(first, ()))
+            positions.update(
+                i for i, known in enumerate(self.lasts) if known in (last, first)
+            )
         else:
             index = self.positions_by_last_variant
             for typed in (last, first):

@@ -104,12 +104,14 @@ def test_nicknames_swapped_names_initials_and_typos(
 
 
 def test_company_through_domain_alias_and_email(db, robert, acme):
-    """The company resolves from a website, an alias domain or the email."""
+    """The company resolves from a website, an alias domain, a typo'd name or
+    the email."""
     db.session.add(CompanyDomain(company_id=acme.id, domain="acme.co.uk"))
     db.session.commit()
     for values in (
         {"company_domain": "https://www.acme.com/about"},
         {"company_domain": "acme.co.uk"},
+        {"company": "Acme Robtics"},
         {"email": "r.whitfield@acme.co.uk"},
     ):
         result = match_one(db, first_name="Robert", last_name="Whitfield", **values)
