@@ -65,7 +65,7 @@ from portal.models import Company, Contact
 from portal.textfold import ascii_fold, name_key
 
 POOL = BenchPool("match")
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tessera_match_bench"
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tessera_matcher_bench"
 REDIS_URL = "redis://127.0.0.1:6379/6"
 HEADER = (
     "Record ID", "First Name", "Last Name", "Company Name", "Website",
