@@ -496,8 +496,10 @@ def _name(text: str, part: str) -> str:
     text = text.strip()
     if not text:
         return ""
-    # Honorifics, suffixes and initials come with a space, a dot or a comma.
-    if not text.isalpha():
+    # Honorifics, letters after the name and initials come with a dot or a
+    # comma ("Dr. Mary", "Smith, CPA", "J."); "Koch II" stays as the pool
+    # holds it.
+    if "." in text or "," in text:
         with suppress(FieldProblem):
             text = normalise_person_name(text, part=part)
     return name_key(text)

@@ -456,39 +456,38 @@ def load_blocks(session: Session, company_ids: list[int]) -> dict[int, Block]:
         .where(live, in_values(bind, Contact.company_id, missing))
         .order_by(Contact.company_id, Contact.id)
     ).all()
-    by_company: dict[int, list] = {cid: [] for cid in missing}
-    for row in rows:
-        by_company[row.company_id].append(row)
-    # Names repeat a lot: fold each distinct one once.
+    # Parallel lists per company, filled in one pass over plain tuples; names
+    # repeat a lot, so each distinct one is folded once and shared.
+    columns: dict[int, tuple[list, list, list, list]] = {
+        cid: ([], [], [], []) for cid in missing
+    }
     folded: dict[str, str] = {}
-    for cid, company_rows in by_company.items():
-        block = _build_block(cid, names.get(cid, ""), company_rows, folded)
-        if len(company_rows) >= CACHED_BLOCK_CONTACTS:
+    for company_id, contact_id, state, first, last in rows:
+        ids, states, firsts, lasts = columns[company_id]
+        ids.append(contact_id)
+        states.append(state)
+        key = folded.get(first)
+        if key is None:
+            key = folded[first] = name_key(first)
+        firsts.append(key)
+        key = folded.get(last)
+        if key is None:
+            key = folded[last] = name_key(last)
+        lasts.append(key)
+    now = time.monotonic()
+    for cid, (ids, states, firsts, lasts) in columns.items():
+        block = Block(
+            company_id=cid,
+            company_name=names.get(cid, ""),
+            loaded_at=now,
+            ids=ids,
+            states=states,
+            firsts=firsts,
+            lasts=lasts,
+            known_firsts=frozenset(firsts),
+            known_lasts=frozenset(lasts),
+        )
+        if len(ids) >= CACHED_BLOCK_CONTACTS:
             cache.put(cid, block)
         blocks[cid] = block
     return blocks
-
-
-def _build_block(
-    company_id: int, company_name: str, rows: list, folded: dict[str, str]
-) -> Block:
-    def fold(name: str) -> str:
-        key = folded.get(name)
-        if key is None:
-            # One copy of each folded name, however many share it.
-            key = folded[name] = name_key(name)
-        return key
-
-    firsts = [fold(row.first_name) for row in rows]
-    lasts = [fold(row.last_name) for row in rows]
-    return Block(
-        company_id=company_id,
-        company_name=company_name,
-        loaded_at=time.monotonic(),
-        ids=[row.id for row in rows],
-        states=[row.state for row in rows],
-        firsts=firsts,
-        lasts=lasts,
-        known_firsts=frozenset(firsts),
-        known_lasts=frozenset(lasts),
-    )
