@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from portal.dialects import in_values
 from portal.masking import mask_email
+from portal.matching.companies import company_index, resolve_company
 from portal.models import Company, Contact, ContactState
 from portal.textfold import name_key
 
@@ -128,8 +129,6 @@ def find_duplicates(
     ``exclude_contact_id`` (the contact being edited) is never returned, nor
     is the ``same_email`` contact among the candidates.
     """
-    from portal.matching.companies import resolve_company
-
     same_email = None
     email = (email or "").strip().lower()
     if email:
@@ -439,11 +438,23 @@ def load_blocks(session: Session, company_ids: list[int]) -> dict[int, Block]:
     missing = [cid for cid in wanted if cid not in blocks]
     if not missing:
         return blocks
-    names = dict(
-        connection.execute(
-            select(Company.id, Company.name).where(in_values(bind, Company.id, missing))
-        ).all()
-    )
+    # Names from the in-process company index; only companies it does not
+    # hold yet (created in the last seconds) are read.
+    index = company_index(session)
+    names = {}
+    for cid in missing:
+        position = index.position_of(cid)
+        if position is not None:
+            names[cid] = index.names[position]
+    unnamed = [cid for cid in missing if cid not in names]
+    if unnamed:
+        names.update(
+            connection.execute(
+                select(Company.id, Company.name).where(
+                    in_values(bind, Company.id, unnamed)
+                )
+            ).all()
+        )
     rows = connection.execute(
         select(
             Contact.company_id,
