@@ -385,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     naive_rows = rows[: args.naive_rows]
     naive_outcomes, naive_seconds = run_naive(naive_rows, people)
     naive_p, naive_r, _, _ = evaluate(naive_rows, naive_outcomes)
+    naive_rate = len(naive_rows) / naive_seconds if naive_rows else 0.0
     ours_p, ours_r, _, _ = evaluate(naive_rows, outcomes)
 
     print()
@@ -439,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             (
                 f"naive extractOne WRatio >= {NAIVE_CUTOFF:g}",
                 f"{len(naive_rows):,}",
-                f"{len(naive_rows) / naive_seconds:,.1f}",
+                f"{naive_rate:,.1f}",
                 "",
                 f"{naive_p:.4f}",
                 f"{naive_r:.4f}",
