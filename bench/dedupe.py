@@ -51,7 +51,7 @@ from portal import create_app, matching
 from portal.demo import COUNTRIES
 from portal.extensions import db
 from portal.models import Company, Contact, ContactState
-from portal.normalise import ascii_fold
+from portal.textfold import ascii_fold
 
 POOL = BenchPool("dedupe")
 SQLITE_FOLDER = POOL.sqlite_folder
@@ -149,7 +149,8 @@ def sample_people(rng: random.Random, count: int) -> list[Person]:
             )
             .join(Company, Company.id == Contact.company_id)
             .where(
-                Contact.id.in_(ids), Contact.state.in_(ContactState.matchable_states())
+                Contact.id.in_(ids),
+                Contact.state.in_(ContactState.duplicate_checked_states()),
             )
         ).all()
         by_id = {row.id: Person(*row) for row in rows}
@@ -298,7 +299,7 @@ def load_naive_pool() -> tuple[list[int], list[str]]:
     rows = db.session.execute(
         sa.select(Contact.id, Contact.first_name, Contact.last_name, Company.name)
         .join(Company, Company.id == Contact.company_id)
-        .where(Contact.state.in_(ContactState.matchable_states()))
+        .where(Contact.state.in_(ContactState.duplicate_checked_states()))
     )
     ids, strings = [], []
     for contact_id, first, last, company in rows:

@@ -36,7 +36,7 @@ from report import print_columns
 from seed import ensure_postgres_database, recreate_tables
 
 from portal import create_app
-from portal.csvfiles import CONTACT_FIELDS
+from portal.contactfields import CONTACT_FIELDS
 from portal.demo import generate_demo_data
 from portal.extensions import db
 from portal.suppression import suppress

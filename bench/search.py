@@ -53,8 +53,8 @@ from report import print_columns
 from portal import create_app
 from portal.extensions import db
 from portal.models import Company, Contact, ContactState
-from portal.normalise import ascii_fold, normalise_company_name
 from portal.search.services import SearchQuery, search_contacts
+from portal.textfold import ascii_fold, normalise_company_name
 
 POOL = BenchPool("search")
 SQLITE_FOLDER = POOL.sqlite_folder

@@ -241,6 +241,111 @@ def contacts_import_command(
         click.echo(f"Report: {report_path}")
 
 
+@click.command("match")
+@click.argument(
+    "in_path", metavar="IN", type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file with our values filled in and the tessera_* columns.",
+)
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="HEADER=field",
+    help="Map a column to a field (or '-' to leave it out); repeatable.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one line per row: status, confidence, contact, field statuses.",
+)
+@with_appcontext
+def match_command(
+    in_path: Path, out_path: Path, mappings: tuple[str, ...], report_path: Path | None
+) -> None:
+    """Match a list file against the pool, as the list service does."""
+    from portal.audit import record_audit
+    from portal.csvfiles import CsvRejected
+    from portal.lists import matchfile
+
+    overrides = {}
+    for item in mappings:
+        heading, equals, wanted = item.rpartition("=")
+        if not equals or not heading.strip():
+            raise click.BadParameter(
+                f"'{item}' is not HEADER=field", param_hint="--map"
+            )
+        overrides[heading.strip()] = wanted.strip()
+    try:
+        parsed = matchfile.open_list_file(in_path, overrides)
+        click.echo(
+            "Columns: "
+            + ", ".join(
+                f"{parsed.header.cells[i]} -> {name}"
+                for i, name in parsed.header.columns.items()
+            )
+        )
+        matched = matchfile.match_file(
+            db.session, parsed, chunk_rows=current_app.config["MATCH_CHUNK_ROWS"]
+        )
+    except CsvRejected as exc:
+        raise click.ClickException(f"{in_path}: {exc.message}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"{in_path}: {exc.strerror or exc}") from exc
+    try:
+        with out_path.open("w", encoding="utf-8-sig", newline="") as out:
+            matched.write(out)
+        if report_path is not None:
+            with report_path.open("w", encoding="utf-8-sig", newline="") as report:
+                matched.write_report(report)
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
+    summary = matched.summary
+    record_audit(
+        "lists.matched_by_operator",
+        actor=None,
+        details={"file": in_path.name, **summary.as_dict()},
+    )
+    db.session.commit()
+    counts = ", ".join(
+        f"{count:,} {status}" for status, count in sorted(summary.statuses.items())
+    )
+    click.echo(
+        f"Matched {summary.rows:,} rows in {summary.seconds:.1f} s "
+        f"({summary.rows_per_second:,.0f} rows/s; {summary.cpu_seconds:.1f} CPU s, "
+        f"{summary.rows_per_cpu_second:,.0f} rows per CPU second): {counts}; "
+        f"match rate {summary.match_rate:.1%}."
+    )
+    for name, statuses in summary.fields.items():
+        if statuses:
+            click.echo(
+                f"  {name}: "
+                + ", ".join(f"{n:,} {status}" for status, n in sorted(statuses.items()))
+            )
+    click.echo(f"Output: {out_path}")
+    if report_path is not None:
+        click.echo(f"Report: {report_path}")
+    click.echo(f"Peak memory: {_peak_memory_mb():,.0f} MB")
+
+
+def _peak_memory_mb() -> float:
+    """This process's peak resident memory (Linux: since its exec)."""
+    import resource
+
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 for command in (
     seed_command,
     create_user_command,
@@ -249,6 +354,7 @@ for command in (
     worker_command,
     scheduler_command,
     dev_command,
+    match_command,
 ):
     main.add_command(command)
 

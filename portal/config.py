@@ -208,6 +208,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "CONTRIBUTION_FILE_MAX_BYTES": env_int(
             "CONTRIBUTION_FILE_MAX_BYTES", 5 * 1024 * 1024
         ),
+        # Rows the list matcher reads the pool for at once (portal match).
+        "MATCH_CHUNK_ROWS": env_int("MATCH_CHUNK_ROWS", 5000),
         # Keys the suppression list's HMACs; like SECRET_KEY, generated once
         # into instance/ when not set. Rotating it forgets every suppression.
         "SUPPRESSION_KEY": env_str("SUPPRESSION_KEY"),

@@ -3,7 +3,7 @@
 Every CSV that enters or leaves Tessera goes through this module: member
 contact uploads, the operator's bulk import, the enterprise list files and the
 report downloads. It is pure: no Flask, no database. The field names and header
-aliases are parameters; the contact set is provided as constants.
+aliases are parameters (the contact vocabulary is ``portal.contactfields``).
 
 Reading (``read_csv`` for bytes or text held in memory, ``stream_csv`` for a
 path or a seekable file, which never holds the file in memory):
@@ -69,17 +69,7 @@ from functools import partial
 from operator import itemgetter
 from typing import BinaryIO, TextIO
 
-CONTACT_FIELDS: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "title",
-    "company",
-    "company_domain",
-    "email",
-    "phone",
-    "city",
-    "country",
-)
+from rapidfuzz import fuzz, process
 
 DEFAULT_MAX_CELL_CHARS = 131_072
 
@@ -94,92 +84,6 @@ def normalise_heading(text: str) -> str:
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
     return "".join(char for char in folded if char.isalnum())
-
-
-# Spellings seen in spreadsheets and CRM exports (Salesforce reports and Data
-# Loader, HubSpot, LinkedIn Sales Navigator exporters, Apollo, ZoomInfo).
-# Deliberately absent: mobile, home and personal columns (business data only),
-# company switchboard numbers and company address columns (not the person's),
-# and second spellings that the same export also contains, such as Apollo's
-# "Company Name for Emails" and ZoomInfo's "Email Domain", which would make
-# those files refused for duplicate columns.
-_CONTACT_HEADINGS: dict[str, tuple[str, ...]] = {
-    "first_name": ("First Name", "Firstname", "First", "Given Name", "Forename"),
-    "last_name": ("Last Name", "Lastname", "Last", "Surname", "Family Name"),
-    "title": (
-        "Title",
-        "Job Title",
-        "Jobtitle",
-        "Position",
-        "Job Position",
-        "Role",
-        "Job Role",
-        "Designation",
-    ),
-    "company": (
-        "Company",
-        "Company Name",
-        "Account Name",
-        "Account",
-        "Organization",
-        "Organisation",
-        "Organization Name",
-        "Organisation Name",
-        "Employer",
-        "Current Company",
-        "Business Name",
-    ),
-    "company_domain": (
-        "Company Domain",
-        "Company Domain Name",
-        "Domain",
-        "Website",
-        "Web Site",
-        "Website URL",
-        "Company Website",
-        "Company URL",
-        "Account Website",
-    ),
-    "email": (
-        "Email",
-        "E-mail",
-        "Email Address",
-        "E-mail Address",
-        "Work Email",
-        "Work Email Address",
-        "Business Email",
-        "Business Email Address",
-    ),
-    "phone": (
-        "Phone",
-        "Phone Number",
-        "Telephone",
-        "Telephone Number",
-        "Tel",
-        "Work Phone",
-        "Business Phone",
-        "Direct Dial",
-        "Direct Phone",
-        "Direct Phone Number",
-        "Work Direct Phone",
-        "Office Phone",
-    ),
-    "city": ("City", "Town", "City/Town", "Person City", "Mailing City"),
-    "country": (
-        "Country",
-        "Country Code",
-        "Country/Region",
-        "Country Name",
-        "Person Country",
-        "Mailing Country",
-    ),
-}
-
-CONTACT_HEADER_ALIASES: dict[str, str] = {
-    normalise_heading(heading): contact_field
-    for contact_field, headings in _CONTACT_HEADINGS.items()
-    for heading in (contact_field, *headings)
-}
 
 
 class CsvRejected(ValueError):
@@ -202,6 +106,8 @@ class ParsedRow:
     number: int
     values: dict[str, str]
     problem: str | None = None
+    # Every cell of the record, as read (only when asked for).
+    cells: list[str] | None = None
 
 
 @dataclass
@@ -217,6 +123,8 @@ class CsvHeader:
     columns: dict[int, str]
     unmapped: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    # The heading row's texts, cleaned, in file order.
+    cells: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -251,25 +159,14 @@ class ParsedCsv:
 
 
 RequiredHeadings = Callable[[set[str]], str | None] | set[str] | frozenset[str]
+# "exact", "proposed", or a confirmed column index -> field mapping.
+HeaderMapping = str | Mapping[int, str]
+# A heading that no alias spells exactly maps to the field of the closest
+# alias from this rapidfuzz ratio ("Frist Name", "E-mial Adress").
+FUZZY_HEADING_CUTOFF = 85.0
 
 
-def missing_contact_headings(found: set[str]) -> str | None:
-    """The contact rule for required columns, as a ``required`` for ``read_csv``.
-
-    first_name, last_name, title, email and one of company / company_domain are
-    required. Returns the refusal naming the missing headings, or None.
-    """
-    missing = [
-        name for name in ("first_name", "last_name", "title") if name not in found
-    ]
-    if not found & {"company", "company_domain"}:
-        missing.append("company (or company_domain)")
-    if "email" not in found:
-        missing.append("email")
-    return _missing_message(missing) if missing else None
-
-
-def _missing_message(missing: Sequence[str]) -> str:
+def missing_message(missing: Sequence[str]) -> str:
     if len(missing) == 1:
         return (
             f"This column is missing: {missing[0]}. Add a column with that heading "
@@ -598,9 +495,11 @@ def read_csv(
     *,
     fields: tuple[str, ...],
     aliases: Mapping[str, str],
-    required: RequiredHeadings = missing_contact_headings,
+    required: RequiredHeadings,
     max_rows: int | None,
     max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+    mapping: HeaderMapping = "exact",
+    keep_cells: bool = False,
 ) -> ParsedCsv:
     """Read an uploaded CSV held in memory (bytes, or text already decoded).
 
@@ -611,6 +510,14 @@ def read_csv(
     the default is the contact rule, ``missing_contact_headings``, so pass
     another (an empty set for none) with other fields. ``max_rows`` caps the
     data rows (None: no cap).
+
+    ``mapping`` says how headings become fields: "exact" (headings and
+    aliases as ``map_header`` reads them; two columns meaning one field
+    refuse the file), "proposed" (``propose_mapping``: exact, then fuzzy; a
+    second column meaning a field is left unmapped, for the member to
+    confirm), or a confirmed mapping, column index -> field, used as it is.
+    ``keep_cells`` keeps every cell of each row (``ParsedRow.cells``), for
+    writing the file back with columns added.
 
     The whole file is parsed once before returning, without keeping the rows,
     so ``row_count`` is set and broken quoting is refused here; iterating the
@@ -628,6 +535,8 @@ def read_csv(
         max_rows=max_rows,
         max_cell_chars=max_cell_chars,
         count_rows=True,
+        mapping=mapping,
+        keep_cells=keep_cells,
     )
 
 
@@ -636,9 +545,11 @@ def stream_csv(
     *,
     fields: tuple[str, ...],
     aliases: Mapping[str, str],
-    required: RequiredHeadings = missing_contact_headings,
+    required: RequiredHeadings,
     max_rows: int | None,
     max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+    mapping: HeaderMapping = "exact",
+    keep_cells: bool = False,
 ) -> ParsedCsv:
     """Read a CSV file from a path or a seekable file without holding it in memory.
 
@@ -661,6 +572,8 @@ def stream_csv(
         max_rows=max_rows,
         max_cell_chars=max_cell_chars,
         count_rows=max_rows is not None,
+        mapping=mapping,
+        keep_cells=keep_cells,
     )
 
 
@@ -681,6 +594,73 @@ def map_header(
             header.duplicates.append(text)
         else:
             header.columns[index] = mapped
+    return header
+
+
+def propose_mapping(
+    cells: Sequence[str], *, fields: tuple[str, ...], aliases: Mapping[str, str]
+) -> CsvHeader:
+    """Map heading texts onto fields for a member to confirm.
+
+    Exact headings and aliases first (as ``map_header``); then each heading
+    left over maps to the field of its closest alias, from a rapidfuzz ratio
+    of ``FUZZY_HEADING_CUTOFF``. A field takes its first column; later ones
+    are listed in ``duplicates`` and left unmapped.
+    """
+    alias_map = _alias_map(fields, aliases)
+    keys = list(alias_map)
+    header = map_header(cells, fields=fields, aliases=aliases)
+    header.duplicates = []
+    taken = set(header.columns.values())
+    unmapped = []
+    for index, cell in enumerate(cells):
+        text = _clean_heading(cell)
+        if not text or index in header.columns:
+            continue
+        key = normalise_heading(text)
+        meaning = alias_map.get(key)
+        if meaning is None and key:
+            best = process.extractOne(
+                key, keys, scorer=fuzz.ratio, score_cutoff=FUZZY_HEADING_CUTOFF
+            )
+            meaning = alias_map[best[0]] if best else None
+        if meaning is None:
+            unmapped.append(text)
+        elif meaning in taken:
+            header.duplicates.append(text)
+        else:
+            header.columns[index] = meaning
+            taken.add(meaning)
+    header.unmapped = unmapped
+    header.columns = dict(sorted(header.columns.items()))
+    return header
+
+
+def _map(
+    cells: Sequence[str],
+    fields: tuple[str, ...],
+    aliases: Mapping[str, str],
+    mapping: HeaderMapping,
+) -> CsvHeader:
+    if mapping == "exact":
+        header = map_header(cells, fields=fields, aliases=aliases)
+    elif mapping == "proposed":
+        header = propose_mapping(cells, fields=fields, aliases=aliases)
+    elif isinstance(mapping, Mapping):
+        unknown = sorted(set(mapping.values()) - set(fields))
+        if unknown:
+            raise ValueError(f"not fields: {', '.join(unknown)}")
+        header = CsvHeader(
+            columns={i: f for i, f in sorted(mapping.items()) if i < len(cells)}
+        )
+        header.unmapped = [
+            _clean_heading(cell)
+            for i, cell in enumerate(cells)
+            if i not in header.columns and _clean_heading(cell)
+        ]
+    else:
+        raise ValueError(f"unknown mapping {mapping!r}")
+    header.cells = [_clean_heading(cell) for cell in cells]
     return header
 
 
@@ -707,6 +687,8 @@ def _read(
     max_rows: int | None,
     max_cell_chars: int,
     count_rows: bool,
+    mapping: HeaderMapping,
+    keep_cells: bool,
 ) -> ParsedCsv:
     alias_map = _alias_map(fields, aliases)
     with _field_size_limit_at_least(source.max_chars + 1):
@@ -716,7 +698,7 @@ def _read(
         with source.open() as stream:
             reader = _reader(stream, delimiter)
             header_number, header_cells = _heading_record(reader)
-            header = map_header(header_cells, fields=fields, aliases=aliases)
+            header = _map(header_cells, fields, aliases, mapping)
             _check_header(header, header_cells, fields, alias_map, required)
             if count_rows:
                 row_count: int | None = _count_rows(reader, header_number)
@@ -741,6 +723,7 @@ def _read(
         header_number,
         dict(header.columns),
         max_cell_chars,
+        keep_cells,
     )
     return ParsedCsv(header, source.encoding, delimiter, row_count, rows)
 
@@ -879,7 +862,7 @@ def _check_header(
         message = required(found)
     else:
         missing = [name for name in fields if name in required and name not in found]
-        message = _missing_message(missing) if missing else None
+        message = missing_message(missing) if missing else None
     if message:
         raise CsvRejected(message)
 
@@ -971,13 +954,19 @@ def _iter_rows(
     header_number: int,
     columns: dict[int, str],
     max_cell_chars: int,
+    keep_cells: bool,
 ) -> Iterator[ParsedRow]:
     with _field_size_limit_at_least(source.max_chars + 1), source.open() as stream:
         reader = _reader(stream, delimiter)
         for _ in range(header_number):
             next(reader)
         yield from _parse_rows(
-            reader, header_number, columns, max_cell_chars, source.may_hold_nul
+            reader,
+            header_number,
+            columns,
+            max_cell_chars,
+            source.may_hold_nul,
+            keep_cells,
         )
 
 
@@ -987,6 +976,7 @@ def _parse_rows(
     columns: dict[int, str],
     max_cell_chars: int,
     may_hold_nul: bool,
+    keep_cells: bool = False,
 ) -> Iterator[ParsedRow]:
     # The hot loop of a million-row import: per row, C-level calls only
     # unless a cheap test says a closer look is needed.
@@ -1024,7 +1014,12 @@ def _parse_rows(
                 problem = _row_problem(
                     names, values, max_cell_chars, long=long, nul=nul, formula=formula
                 )
-            yield ParsedRow(number, dict(zip(names, values, strict=True)), problem)
+            yield ParsedRow(
+                number,
+                dict(zip(names, values, strict=True)),
+                problem,
+                cells if keep_cells else None,
+            )
     except csv.Error as error:
         raise _unreadable(error, number + 1) from None
 

@@ -33,7 +33,7 @@ from portal.dialects import BulkWriter, bulk_writer
 from portal.extensions import db
 from portal.models import Company, CompanyDomain, Contact, Organisation, Role
 from portal.models.base import utcnow
-from portal.normalise import ascii_fold, normalise_company_name
+from portal.textfold import ascii_fold, normalise_company_name
 from portal.titles import classify_title
 
 CONTACTS_PER_COMPANY = 50

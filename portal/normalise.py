@@ -20,6 +20,8 @@ from email_validator import EmailNotValidError, validate_email
 from nameparser.config import CONSTANTS as NAME_CONSTANTS
 from phonenumbers import NumberParseException, PhoneNumberType
 
+from portal.textfold import ASCII_SPELLINGS, ascii_fold
+
 
 class FieldProblem(ValueError):
     """A field value Tessera refuses; ``message`` is shown beside the field."""
@@ -27,65 +29,6 @@ class FieldProblem(ValueError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-# Lower-cased, punctuation-free legal forms, stripped from the end of a name.
-_LEGAL_SUFFIXES = (
-    "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "plc", "corp",
-    "corporation", "co", "dac", "gmbh", "mbh", "ag", "kg", "kgaa", "ohg", "gbr",
-    "gesbr", "og", "ev", "eg", "ug", "se", "stiftung", "sa", "sas", "sarl", "sad",
-    "sat", "sau", "scp", "scom", "scoop", "sl", "sll", "slne", "slu", "bv", "nv",
-    "ab", "hb", "as", "asa", "aps", "oy", "oyj", "spa", "srl", "lda", "pty", "pte",
-)  # fmt: skip
-_TRAILING_LEGAL_FORM = re.compile(
-    r"(?:\s+(?:and\s+)?(?:" + "|".join(_LEGAL_SUFFIXES) + r"))+$"
-)
-# Dots and slashes sit inside legal forms ("S.r.l.", "A/S"): drop them so the
-# form stays one word; every other punctuation mark separates words.
-_ABBREVIATION_MARKS = re.compile(r"[./'’]")
-_PUNCTUATION = re.compile(r"[^\w\s]|_")
-_SPACES = re.compile(r"\s+")
-
-_FOLD = str.maketrans(
-    {
-        "ä": "ae",
-        "ö": "oe",
-        "ü": "ue",
-        "ß": "ss",
-        "æ": "ae",
-        "ø": "oe",
-        "å": "aa",
-        "œ": "oe",
-        "ł": "l",
-        "đ": "d",
-        "ð": "d",
-        "þ": "th",
-        "ı": "i",
-    }
-)
-
-
-def ascii_fold(text: str) -> str:
-    """Lower-case ``text`` and spell it in ASCII ("José" -> "jose").
-
-    German, Scandinavian and ligature letters get their conventional ASCII
-    spellings ("Müller" -> "mueller", "Søren" -> "soeren", "Weiß" -> "weiss");
-    other accents are dropped; characters with no ASCII form disappear.
-    """
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLD))
-    return decomposed.encode("ascii", "ignore").decode("ascii")
-
-
-def normalise_company_name(name: str) -> str:
-    """The form company matching compares: "Müller GmbH & Co. KG" -> "müller".
-
-    Lower case, "&" read as "and", legal forms (Inc, LLC, Ltd, plc, GmbH, AG,
-    S.A., B.V., A/S, ...) removed from the end, punctuation removed, whitespace
-    collapsed. A name that is nothing but a legal form keeps it. Accents stay.
-    """
-    lowered = _ABBREVIATION_MARKS.sub("", name.lower().replace("&", " and "))
-    words = _SPACES.sub(" ", _PUNCTUATION.sub(" ", lowered)).strip()
-    return _TRAILING_LEGAL_FORM.sub("", words).strip() or words
 
 
 # --- Shared text handling ---------------------------------------------------
@@ -133,6 +76,7 @@ _DOMAIN_IN_TEXT = re.compile(
     r"(?i)(?:^|\s)[\w-]{2,}(?:\.[\w-]+)*\.([a-z]{2,})(?=$|[\s/:])"
 )
 _WEB_ADDRESS = re.compile(r"(?i)://|(?:^|\s)www\.")
+_SPACES = re.compile(r"\s+")
 
 
 def _clean(raw: str) -> str:
@@ -259,7 +203,7 @@ def _mash_form(word: str) -> str:
     """Lower-case ASCII letters; any other letter becomes "*" (an unknown,
     counted as a vowel) so that Azerbaijani "ə" or Thai letters never make a
     word look consonant-heavy."""
-    decomposed = unicodedata.normalize("NFKD", word.lower().translate(_FOLD))
+    decomposed = unicodedata.normalize("NFKD", word.lower().translate(ASCII_SPELLINGS))
     return _NOT_ASCII.sub("*", _COMBINING.sub("", decomposed))
 
 
@@ -834,7 +778,8 @@ def normalise_company_display_name(raw: str) -> str:
     """A company name as members typed it, trimmed and with whitespace
     collapsed; case and legal form are kept ("ACME GmbH" stays "ACME GmbH").
     A bare domain ("acme.com") is accepted as typed; callers may read it as
-    the company's domain. For matching, see :func:`normalise_company_name`.
+    the company's domain. For matching, see
+    :func:`portal.textfold.normalise_company_name`.
 
     Raises :class:`FieldProblem` for: an empty value; more than 200
     characters; an email address; a full web address ("https://...",

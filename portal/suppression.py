@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.models import SuppressionEntry
-from portal.normalise import ascii_fold
+from portal.textfold import ascii_fold
 
 SUPPRESSED_MESSAGE = "This person has asked not to be listed."
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.cli import contacts_group
+from portal.contactfields import CONTACT_FIELDS
 from portal.contacts import operator_import
-from portal.csvfiles import CONTACT_FIELDS
 from portal.models import (
     AuditEntry,
     Company,

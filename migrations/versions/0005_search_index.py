@@ -37,7 +37,7 @@ Keep in mind: a later migration that makes SQLite recreate ``contacts`` or
 ``companies`` (Alembic batch mode) drops these triggers with the table; it
 must create them again (``sqlite_statements()``).
 
-The folding below is a frozen copy of portal.search.services.FOLD_TABLE
+The folding below is a frozen copy of portal.textfold.FOLD_TABLE
 (tests check the two agree); changing it needs a migration that rebuilds
 search_words.
 """

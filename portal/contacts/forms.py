@@ -10,8 +10,8 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from portal.contactfields import CONTACT_FIELDS
 from portal.contacts.services import ATTESTATION_TEXT
-from portal.csvfiles import CONTACT_FIELDS
 from portal.models.moderation import FlagKind
 
 

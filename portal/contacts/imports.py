@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import queue
-from portal.contacts import services
-from portal.csvfiles import (
+from portal.contactfields import (
     CONTACT_FIELDS,
     CONTACT_HEADER_ALIASES,
-    CsvRejected,
-    read_csv,
+    missing_contact_headings,
 )
+from portal.contacts import services
+from portal.csvfiles import CsvRejected, read_csv
 from portal.models import (
     ContributionFile,
     ContributionRow,
@@ -145,6 +145,7 @@ def process_file(
             contribution.content or b"",
             fields=CONTACT_FIELDS,
             aliases=CONTACT_HEADER_ALIASES,
+            required=missing_contact_headings,
             max_rows=max_rows,
         )
         rows = list(parsed.iter_rows())

@@ -6,7 +6,8 @@ from flask import Blueprint, Response, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select, or_, select
 
-from portal.csvfiles import CONTACT_FIELDS, iter_csv
+from portal.contactfields import CONTACT_FIELDS
+from portal.csvfiles import iter_csv
 from portal.disclosures import record_disclosures
 from portal.extensions import db
 from portal.models import Company, Contact, DisclosureChannel, Unlock

@@ -43,20 +43,18 @@ from sqlalchemy import Connection, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from portal.contactfields import (
+    CONTACT_FIELDS,
+    CONTACT_HEADER_ALIASES,
+    missing_contact_headings,
+)
 from portal.contacts.services import (
     PROVENANCE_FIELDS,
     CleanContact,
     ContributionRefused,
     clean_contact,
 )
-from portal.csvfiles import (
-    CONTACT_FIELDS,
-    CONTACT_HEADER_ALIASES,
-    ParsedCsv,
-    ParsedRow,
-    missing_contact_headings,
-    stream_csv,
-)
+from portal.csvfiles import ParsedCsv, ParsedRow, stream_csv
 from portal.dialects import BulkWriter, bulk_writer, in_values, insert_for
 from portal.models import (
     Company,
@@ -72,8 +70,8 @@ from portal.models import (
     SuppressionEntry,
 )
 from portal.moderation.flags import FlagRules, new_flag_values
-from portal.normalise import normalise_company_name
 from portal.suppression import SUPPRESSED_MESSAGE, email_hash, name_hash
+from portal.textfold import normalise_company_name
 
 BATCH_SIZE = 20_000
 # A batch whose rows were taken meanwhile by a concurrent writer is re-checked.

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import matching
+from portal.contactfields import CONTACT_FIELDS
 from portal.contacts import lookups
-from portal.csvfiles import CONTACT_FIELDS
 from portal.models import (
     Company,
     CompanyDomain,
@@ -42,7 +42,6 @@ from portal.normalise import (
     normalise_business_email,
     normalise_city,
     normalise_company_display_name,
-    normalise_company_name,
     normalise_country,
     normalise_domain,
     normalise_person_name,
@@ -51,6 +50,7 @@ from portal.normalise import (
 )
 from portal.points import services as points
 from portal.suppression import SUPPRESSED_MESSAGE, is_suppressed
+from portal.textfold import normalise_company_name
 from portal.titles import classify_title
 
 ATTESTATION_TEXT = (

@@ -43,11 +43,17 @@ class ContactState(enum.StrEnum):
         return self in (ContactState.ACTIVE, ContactState.DISPUTED)
 
     @property
-    def matchable(self) -> bool:
-        """Compared against new contributions and customers' lists: every
+    def duplicate_checked(self) -> bool:
+        """A new contribution of this person is a duplicate of it: every
         contact still at its company, held ones included, so a held contact is
         not contributed twice."""
         return self is not ContactState.GRAVEYARD
+
+    @property
+    def matchable(self) -> bool:
+        """Customers' lists may be matched to it (SPEC 6: the pool of active and
+        disputed contacts); a held contact is not yet data we stand behind."""
+        return self in (ContactState.ACTIVE, ContactState.DISPUTED)
 
     @classmethod
     def searchable_states(cls) -> tuple[ContactState, ...]:
@@ -56,6 +62,10 @@ class ContactState(enum.StrEnum):
     @classmethod
     def revealable_states(cls) -> tuple[ContactState, ...]:
         return tuple(state for state in cls if state.revealable)
+
+    @classmethod
+    def duplicate_checked_states(cls) -> tuple[ContactState, ...]:
+        return tuple(state for state in cls if state.duplicate_checked)
 
     @classmethod
     def matchable_states(cls) -> tuple[ContactState, ...]:
@@ -137,6 +147,8 @@ class Contact(db.Model):
         Index("ix_contacts_first_name", "first_name"),
         Index("ix_contacts_title", "title"),
         Index("ix_contacts_city", "city"),
+        # The list matcher looks rows up by phone (portal.matching.batch).
+        Index("ix_contacts_phone", "phone"),
         Index(
             "ix_contacts_last_confirmed_at",
             "last_confirmed_at",

@@ -66,6 +66,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.models.search import MAX_WORD
 from portal.normalise import FieldProblem, normalise_country
+from portal.textfold import LEGAL_FORMS, fold
 from portal.titles import DEPARTMENTS, SENIORITIES
 
 Order = Literal["relevance", "recent"]
@@ -99,81 +100,11 @@ MIN_VARIANT_WORD, MAX_VARIANT_WORD = 3, 24
 STOPWORDS = frozenset(
     {"at", "from", "of", "the", "and", "in", "for", "with", "who", "works", "by"}
 )
-# Legal forms: a match counts in the ranking, but no company must have one.
-LEGAL_FORMS = frozenset(
-    {
-        "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "plc", "corp",
-        "corporation", "co", "dac", "gmbh", "mbh", "ag", "kg", "kgaa", "se", "sa",
-        "sas", "sarl", "sl", "bv", "nv", "ab", "as", "asa", "aps", "oy", "oyj",
-        "spa", "srl", "pty", "pte", "company", "group",
-    }
-)  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # How much a word matching each field counts, against a name (title: also
 # city).
 TITLE_WEIGHT = 0.8
 COMPANY_WEIGHT = 0.9
-
-# --- folding: the same as the triggers' (tests check they agree) ------------
-
-_LETTER_GROUPS = {
-    "a": "àáâãāăąǎÀÁÂÃĀĂĄǍ",
-    "ae": "äæÄÆ",
-    "aa": "åÅ",
-    "c": "çćĉċčÇĆĈĊČ",
-    "d": "ďđðĎĐÐ",
-    "e": "èéêëēĕėęěÈÉÊËĒĔĖĘĚ",
-    "g": "ĝğġģĜĞĠĢ",
-    "h": "ĥħĤĦ",
-    "i": "ìíîïĩīĭįıÌÍÎÏĨĪĬĮİ",
-    "j": "ĵĴ",
-    "k": "ķĶ",
-    "l": "ĺļľŀłĹĻĽĿŁ",
-    "n": "ñńņňÑŃŅŇ",
-    "o": "òóôõōŏőÒÓÔÕŌŎŐ",
-    "oe": "öøœÖØŒ",
-    "r": "ŕŗřŔŖŘ",
-    "s": "śŝşšșŚŜŞŠȘ",
-    "ss": "ß",
-    "t": "ţťŧțŢŤŦȚ",
-    "th": "þÞ",
-    "u": "ùúûũūŭůűųÙÚÛŨŪŬŮŰŲ",
-    "ue": "üÜ",
-    "w": "ŵŴ",
-    "y": "ýÿŷÝŸŶ",
-    "z": "źżžŹŻŽ",
-}
-_SEPARATORS = "-'’‘.,&/()\"_+:;!?@#|\\*[]{}<>=~`^%$–—·“”„´\t\n\r\xa0"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
-
-def _fold_table() -> dict[int, str]:
-    table = {code: chr(code).lower() for code in range(ord("A"), ord("Z") + 1)}
-    for replacement, letters in _LETTER_GROUPS.items():
-        table.update({ord(letter): replacement for letter in letters})
-    # Greek and Cyrillic capitals (SQLite's lower() knows ASCII only).
-    for first, last in ((0x391, 0x3A9), (0x400, 0x42F)):
-        table.update(
-            {
-                code: chr(code).lower()
-                for code in range(first, last + 1)
-                if chr(code).lower() != chr(code)
-            }
-        )
-    table.update({ord(separator): " " for separator in _SEPARATORS})
-    return table
-
-
-FOLD_TABLE = _fold_table()
-
-
-def fold(text: str) -> str:
-    """``text`` as the index stores it: "Jean-Luc Müller" -> "jean luc mueller".
-
-    ASCII and Greek/Cyrillic capitals lower-cased, Latin accents spelled out
-    the way :func:`portal.normalise.ascii_fold` does ("ü" -> "ue"),
-    punctuation turned into spaces. Other characters are kept as they are.
-    """
-    return text.translate(FOLD_TABLE)
 
 
 def words_of(text: str, *, joined: bool = True) -> list[str]:

@@ -7,20 +7,22 @@ from sqlalchemy import select
 
 from portal.models import Contact, ContactState
 
-# state: (searchable, revealable, matchable)
+# state: (searchable, revealable, duplicate_checked, matchable)
 ALLOWS = {
-    ContactState.ACTIVE: (True, True, True),
-    ContactState.DISPUTED: (True, True, True),
-    ContactState.HELD: (False, False, True),
-    ContactState.GRAVEYARD: (False, False, False),
+    ContactState.ACTIVE: (True, True, True, True),
+    ContactState.DISPUTED: (True, True, True, True),
+    ContactState.HELD: (False, False, True, False),
+    ContactState.GRAVEYARD: (False, False, False, False),
 }
 
 
 @pytest.mark.parametrize("state", list(ContactState))
 def test_each_state_declares_what_it_allows(state):
-    """Search and reveal skip held and graveyard contacts; matching skips only
-    the graveyard, so a held contact is not contributed twice."""
-    assert (state.searchable, state.revealable, state.matchable) == ALLOWS[state]
+    """Search, reveal and list matching skip held and graveyard contacts; the
+    duplicate check skips only the graveyard, so a held contact is not
+    contributed twice."""
+    allows = (state.searchable, state.revealable, state.duplicate_checked)
+    assert (*allows, state.matchable) == ALLOWS[state]
 
 
 def test_state_lists_follow_the_properties(db, make_contact):
@@ -31,6 +33,7 @@ def test_state_lists_follow_the_properties(db, make_contact):
     for states, allowed in (
         (ContactState.searchable_states(), lambda s: s.searchable),
         (ContactState.revealable_states(), lambda s: s.revealable),
+        (ContactState.duplicate_checked_states(), lambda s: s.duplicate_checked),
         (ContactState.matchable_states(), lambda s: s.matchable),
     ):
         found = set(

@@ -14,9 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.csvfiles import (
+from portal.contactfields import (
     CONTACT_FIELDS,
     CONTACT_HEADER_ALIASES,
+    missing_contact_headings,
+)
+from portal.csvfiles import (
     CsvRejected,
     ParsedCsv,
     decode_csv_bytes,
@@ -24,7 +27,6 @@ from portal.csvfiles import (
     iter_csv,
     looks_like_formula,
     map_header,
-    missing_contact_headings,
     normalise_heading,
     read_csv,
     stream_csv,
@@ -231,17 +233,6 @@ def test_missing_required_headings_are_named():
     """A file without title and email columns is refused, naming them."""
     message = rejection(lines("First Name,Last Name,Company", "Ada,Lovelace,Acme"))
     assert message.startswith("These columns are missing: title, email.")
-
-
-def test_contact_rule_is_the_default_requirement():
-    """Without ``required``, the contact headings are required."""
-    with pytest.raises(CsvRejected, match="This column is missing: title."):
-        read_csv(
-            lines("first_name,last_name,company,email", "A,B,C,a@c.com"),
-            fields=CONTACT_FIELDS,
-            aliases=CONTACT_HEADER_ALIASES,
-            max_rows=None,
-        )
 
 
 def test_company_or_domain_is_enough_and_missing_both_is_named():

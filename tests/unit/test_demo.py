@@ -20,7 +20,7 @@ from portal.demo import (
     generate_demo_data,
 )
 from portal.models import Company, CompanyDomain, Contact
-from portal.normalise import ascii_fold, normalise_company_name
+from portal.textfold import ascii_fold, normalise_company_name
 from portal.titles import classify_title
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
@@ -316,30 +316,3 @@ def test_title_catalogue_matches_the_classifier():
     for department, variants in C_SUITE:
         for title in variants:
             assert classify_title(title) == ("c_level", department), title
-
-
-@pytest.mark.parametrize(
-    ("name", "normalised"),
-    [
-        ("Müller GmbH & Co. KG", "müller"),
-        ("Acme, Inc.", "acme"),
-        ("Smith & Jones LLP", "smith and jones"),
-        ("Bacosi-Pellico s.r.l.", "bacosi pellico"),
-        ("Toft A/S", "toft"),
-        ("Rose and Sons", "rose and sons"),
-        ("  Blue   Wave  Ltd ", "blue wave"),
-        ("AG", "ag"),
-    ],
-)
-def test_normalise_company_name(name, normalised):
-    """Legal forms and punctuation go, case and spacing are evened out."""
-    assert normalise_company_name(name) == normalised
-
-
-@pytest.mark.parametrize(
-    ("text", "folded"),
-    [("José", "jose"), ("Müller", "mueller"), ("Søren", "soeren"), ("Weiß", "weiss")],
-)
-def test_ascii_fold(text, folded):
-    """Names are spelt in lower-case ASCII the way email addresses spell them."""
-    assert ascii_fold(text) == folded

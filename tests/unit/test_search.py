@@ -23,10 +23,10 @@ from portal.search.services import (
     PROBE_LIMIT,
     RERANK_LIMIT,
     SearchQuery,
-    fold,
     search_contacts,
     words_of,
 )
+from portal.textfold import fold
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,1 @@
+"""The enterprise list service: a company's list matched against the pool."""
