@@ -113,7 +113,14 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "JOB_FAILURE_TTL_SECONDS": env_int("JOB_FAILURE_TTL_SECONDS", 7 * 86400),
         "JOB_RETRY_INTERVALS": [10, 60, 300],
         # Recurring jobs (kind -> cron expression, UTC) run by `portal scheduler`.
-        "SCHEDULED_JOBS": {"vest_points": env_str("VEST_POINTS_CRON", "7 * * * *")},
+        "SCHEDULED_JOBS": {
+            "vest_points": env_str("VEST_POINTS_CRON", "7 * * * *"),
+            # Daily: a run that was missed or late still grants this month's.
+            "grant_allowances": env_str("GRANT_ALLOWANCES_CRON", "15 0 * * *"),
+            "expire_purchased_points": env_str(
+                "EXPIRE_PURCHASED_POINTS_CRON", "45 0 * * *"
+            ),
+        },
         "PAGE_SIZE": env_int("PAGE_SIZE", 25),
         "SIGNUP_GRANT_POINTS": env_int("SIGNUP_GRANT_POINTS", 20),
         # The points economy (SPEC section 3).
@@ -136,6 +143,15 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REVEAL_COST": env_int("REVEAL_COST", 10),
         "ROYALTY_POINTS": env_int("ROYALTY_POINTS", 1),
         "REVEAL_DAILY_LIMIT": env_int("REVEAL_DAILY_LIMIT", 100),
+        # Paying instead (SPEC section 3): plans, invoices, purchased points.
+        "PRO_ALLOWANCE_PER_SEAT": env_int("PRO_ALLOWANCE_PER_SEAT", 200),
+        "PURCHASED_POINTS_EXPIRY_DAYS": env_int("PURCHASED_POINTS_EXPIRY_DAYS", 365),
+        "DEFAULT_CURRENCY": env_str("DEFAULT_CURRENCY", "EUR"),
+        "INVOICE_NUMBER_PREFIX": env_str("INVOICE_NUMBER_PREFIX", "TSR"),
+        "INVOICE_MAX_LINES": env_int("INVOICE_MAX_LINES", 10),
+        "INVOICE_MAX_TOTAL": env_int("INVOICE_MAX_TOTAL", 1_000_000),
+        "INVOICE_MAX_POINTS": env_int("INVOICE_MAX_POINTS", 10_000_000),
+        "MAX_SEATS": env_int("MAX_SEATS", 10_000),
         "CONTRIBUTION_FILE_MAX_ROWS": env_int("CONTRIBUTION_FILE_MAX_ROWS", 5000),
         "CONTRIBUTION_FILE_MAX_BYTES": env_int(
             "CONTRIBUTION_FILE_MAX_BYTES", 5 * 1024 * 1024
