@@ -62,9 +62,12 @@ def seat_holders(session: Session, organisation: Organisation) -> list[Member]:
     )
 
 
-def currency_codes() -> list[str]:
-    """ISO 4217 codes, sorted."""
-    return sorted(currency.alpha_3 for currency in pycountry.currencies)
+def currency_choices() -> list[tuple[str, str]]:
+    """(ISO 4217 code, "EUR — Euro") for every currency, by code."""
+    return sorted(
+        (currency.alpha_3, f"{currency.alpha_3} — {currency.name}")
+        for currency in pycountry.currencies
+    )
 
 
 def check_currency(code: str) -> str:
