@@ -69,16 +69,18 @@ def test_an_invoice_bills_exactly_one_recipient(app, db, make_member):
     member = make_member()
     organisation = make_organisation(db)
     for kwargs in ({}, {"member": member, "organisation": organisation}):
-        with pytest.raises(InvoiceError, match="either a member or an organisation"):
-            with ledger.write_transaction() as session:
-                invoices.create_invoice(
-                    session,
-                    lines=[POINTS_PACK],
-                    currency="EUR",
-                    rules=RULES,
-                    now=NOW,
-                    **kwargs,
-                )
+        with (
+            pytest.raises(InvoiceError, match="either a member or an organisation"),
+            ledger.write_transaction() as session,
+        ):
+            invoices.create_invoice(
+                session,
+                lines=[POINTS_PACK],
+                currency="EUR",
+                rules=RULES,
+                now=NOW,
+                **kwargs,
+            )
 
 
 def test_draft_totals_lines_and_points(app, db, make_member):
