@@ -12,6 +12,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -23,6 +24,11 @@ from wtforms.validators import (
 from portal.billing.invoices import MAX_DESCRIPTION, MAX_QUANTITY, LineInput
 from portal.billing.plans import MAX_CUSTOM_ALLOWANCE, currency_choices
 from portal.models.accounts import Plan
+
+
+def _currencies() -> list[SelectChoice]:
+    return [SelectChoice(code, label) for code, label in currency_choices()]
+
 
 # Blank line rows the new-invoice form offers (empty rows are ignored).
 LINE_ROWS = 5
@@ -80,10 +86,10 @@ class InvoiceForm(FlaskForm):
 
     def __init__(self, *args, organisations=(), default_currency="EUR", **kwargs):
         super().__init__(*args, **kwargs)
-        self.organisation_id.choices = [("", "— none: bill a member —")] + [
-            (str(org.id), org.name) for org in organisations
+        self.organisation_id.choices = [SelectChoice("", "— none: bill a member —")] + [
+            SelectChoice(str(org.id), org.name) for org in organisations
         ]
-        self.currency.choices = currency_choices()
+        self.currency.choices = _currencies()
         if not self.currency.data:
             self.currency.data = default_currency
 
@@ -149,7 +155,8 @@ class ActionForm(FlaskForm):
 
 class PlanForm(FlaskForm):
     plan = SelectField(
-        "Plan", choices=[(plan.value, plan.value.capitalize()) for plan in Plan]
+        "Plan",
+        choices=[SelectChoice(plan.value, plan.value.capitalize()) for plan in Plan],
     )
     seats = IntegerField(
         "Seats",
@@ -170,4 +177,4 @@ class PlanForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.currency.choices = currency_choices()
+        self.currency.choices = _currencies()

@@ -44,9 +44,7 @@ class Invoice(db.Model):
     state: Mapped[InvoiceState] = mapped_column(
         text_enum(InvoiceState, "invoice_state"), default=InvoiceState.DRAFT
     )
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id"), index=True
-    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id"), index=True
     )

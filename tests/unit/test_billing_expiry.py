@@ -149,20 +149,6 @@ def test_a_lot_keeps_the_expiry_it_was_sold_with(app, db, make_member):
     assert _balance(db, member.id) == 100
 
 
-def test_points_page_warns_of_purchased_points_expiring(
-    app, db, make_member, client, auth
-):
-    """/points lists what is left of each purchase and when it expires."""
-    member = make_member(email="buyer@northwind.example")
-    with time_machine.travel(START, tick=False):
-        _buy(db, member.id, 100)
-        _move(db, member.id, -30, EntryKind.UNLOCK)
-        auth.login("buyer@northwind.example")
-        page = client.get("/points").get_data(as_text=True)
-    assert "70 purchased points expire on 5 Jan 2027" in page
-    assert "Purchase" in page
-
-
 @dataclass
 class _Lot:
     expires_at: datetime

@@ -20,6 +20,9 @@ ROUTES = {
     "/admin": {"admin"},
     "/admin/jobs": {"admin"},
     "/admin/outbox": {"admin"},
+    "/admin/invoices": {"admin"},
+    "/admin/invoices/new": {"admin"},
+    "/admin/plans": {"admin"},
 }
 
 
