@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal import ledger, mail
@@ -291,11 +291,20 @@ def void_invoice(invoice_id: int):
 @bp.get("/plans")
 def plans():
     rules = _rules()
-    organisations = _organisations()
+    members = dict(
+        db.session.execute(
+            select(Member.organisation_id, func.count())
+            .where(Member.organisation_id.is_not(None))
+            .group_by(Member.organisation_id)
+        ).all()
+    )
     return render(
         "billing/plans.html",
         "billing/plans.html",
-        rows=[(org, allowance_per_seat(org, rules)) for org in organisations],
+        rows=[
+            (org, members.get(org.id, 0), allowance_per_seat(org, rules))
+            for org in _organisations()
+        ],
         rules=rules,
     )
 
