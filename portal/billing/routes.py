@@ -213,9 +213,10 @@ def _email_credits(session: Session, invoice: Invoice, credits) -> None:
         )
 
 
-def _act(invoice_id: int, action: str, form, perform):
+def _act(invoice_id: int, action: str, form, perform, done: str):
     """Run ``perform(session, provider, invoice)`` in one write transaction
-    with its audit entry; re-render the invoice with the reason if refused."""
+    with its audit entry, then show the invoice with ``done``; a refusal
+    re-renders the invoice with the reason (422 bad input, 409 wrong state)."""
     existing = db.get_or_404(Invoice, invoice_id)
     if not form.validate_on_submit():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
@@ -236,7 +237,8 @@ def _act(invoice_id: int, action: str, form, perform):
             )
     except InvoiceError as refused:
         return _invoice_page(db.session.get(Invoice, invoice_id), 409, refused.message)
-    return None
+    flash(done, "success")
+    return redirect_to(url_for("billing.invoice", invoice_id=invoice_id))
 
 
 @bp.post("/invoices/<int:invoice_id>/issue")
@@ -245,11 +247,7 @@ def issue_invoice(invoice_id: int):
         provider.issue(session, invoice, now=utcnow())
         _email_invoice(session, invoice)
 
-    refused = _act(invoice_id, "issued", ActionForm(), perform)
-    if refused is not None:
-        return refused
-    flash("Invoice issued and sent.", "success")
-    return redirect_to(url_for("billing.invoice", invoice_id=invoice_id))
+    return _act(invoice_id, "issued", ActionForm(), perform, "Invoice issued and sent.")
 
 
 @bp.post("/invoices/<int:invoice_id>/pay")
@@ -266,11 +264,9 @@ def pay_invoice(invoice_id: int):
             "credited": {str(c.member.id): c.points for c in credits},
         }
 
-    refused = _act(invoice_id, "paid", form, perform)
-    if refused is not None:
-        return refused
-    flash("Payment recorded; the points are credited.", "success")
-    return redirect_to(url_for("billing.invoice", invoice_id=invoice_id))
+    return _act(
+        invoice_id, "paid", form, perform, "Payment recorded; the points are credited."
+    )
 
 
 @bp.post("/invoices/<int:invoice_id>/void")
@@ -281,11 +277,7 @@ def void_invoice(invoice_id: int):
         provider.void(session, invoice, now=utcnow(), reason=form.reason.data)
         return {"reason": form.reason.data}
 
-    refused = _act(invoice_id, "voided", form, perform)
-    if refused is not None:
-        return refused
-    flash("Invoice voided.", "success")
-    return redirect_to(url_for("billing.invoice", invoice_id=invoice_id))
+    return _act(invoice_id, "voided", form, perform, "Invoice voided.")
 
 
 @bp.get("/plans")
