@@ -11,8 +11,8 @@
 
 Who receives an organisation's purchased points: the organisation bought them
 for its team, so they are shared equally among its seat holders (the members
-who also receive the plan allowance: its active members in the order they
-joined, up to the number of seats). Points that do not divide evenly go one
+who also receive the plan allowance: its active members, oldest accounts
+first, up to the number of seats). Points that do not divide evenly go one
 each to the earliest seat holders, so the members together receive exactly
 what the invoice says. Each share is a purchase lot of its own with the same
 expiry date.

@@ -3,7 +3,7 @@
 Free: nothing. Pro: ``PRO_ALLOWANCE_PER_SEAT`` points for each seat.
 Enterprise: the organisation's own ``custom_allowance`` for each seat. A seat
 is held by an active member of the organisation; when there are more members
-than seats, the members who joined first (lowest id) hold them. Members
+than seats, the oldest accounts (lowest member id) hold them. Members
 without an organisation are on Free.
 """
 
@@ -62,18 +62,41 @@ def seat_holders(session: Session, organisation: Organisation) -> list[Member]:
     )
 
 
+# ISO 4217 codes that are not money one can invoice in: precious metals, fund
+# and settlement units, the testing code and "no currency".
+NOT_MONEY = frozenset(
+    {
+        "XAG",
+        "XAU",
+        "XBA",
+        "XBB",
+        "XBC",
+        "XBD",
+        "XDR",
+        "XPD",
+        "XPT",
+        "XSU",
+        "XTS",
+        "XUA",
+        "XXX",
+    }
+)
+
+
 def currency_choices() -> list[tuple[str, str]]:
     """(ISO 4217 code, "EUR — Euro") for every currency, by code."""
     return sorted(
         (currency.alpha_3, f"{currency.alpha_3} — {currency.name}")
         for currency in pycountry.currencies
+        if currency.alpha_3 not in NOT_MONEY
     )
 
 
 def check_currency(code: str) -> str:
-    """The upper-cased ISO 4217 code; raises ``PlanError`` for anything else."""
+    """The upper-cased ISO 4217 code; raises ``PlanError`` for anything else
+    (and for the codes in ``NOT_MONEY``)."""
     code = (code or "").strip().upper()
-    if pycountry.currencies.get(alpha_3=code) is None:
+    if code in NOT_MONEY or pycountry.currencies.get(alpha_3=code) is None:
         raise PlanError(
             "currency", f"{code or 'An empty code'} is not an ISO 4217 currency."
         )

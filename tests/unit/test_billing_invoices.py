@@ -52,6 +52,7 @@ def _with(invoice_id, action, **kwargs):
         ([POINTS_PACK] * 11, "EUR", "at most 10 lines"),
         ([POINTS_PACK], "EURO", "not an ISO 4217 currency"),
         ([POINTS_PACK], "XYZ", "not an ISO 4217 currency"),
+        ([POINTS_PACK], "XAU", "not an ISO 4217 currency"),
     ],
 )
 def test_bad_invoices_are_refused_with_a_reason(
