@@ -8,7 +8,8 @@ Organisations get ``seats`` (1), ``currency`` ('EUR') and ``custom_allowance``
 (Enterprise); SQLite adds the columns in place (no table rebuild: nothing
 references their constraints). ``invoice_sequences`` holds one counter per
 year so invoice numbers are sequential without gaps. ``purchase_lots`` gives
-each purchase credit its expiry date.
+each purchase credit its expiry date. An invoice raised by another area
+names its source, once (``uq_invoices_source_type_source_id``).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -38,6 +39,8 @@ def upgrade():
     sa.Column('total', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('provider', sa.String(length=20), nullable=False),
+    sa.Column('source_type', sa.String(length=40), nullable=True),
+    sa.Column('source_id', sa.Integer(), nullable=True),
     sa.Column('payment_reference', sa.String(length=100), nullable=True),
     sa.Column('void_reason', sa.String(length=300), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
@@ -52,7 +55,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_invoices_member_id_members')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_invoices_organisation_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices')),
-    sa.UniqueConstraint('number', name=op.f('uq_invoices_number'))
+    sa.UniqueConstraint('number', name=op.f('uq_invoices_number')),
+    sa.UniqueConstraint('source_type', 'source_id', name=op.f('uq_invoices_source_type_source_id'))
     )
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoices_member_id'), ['member_id'], unique=False)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -121,13 +122,26 @@ def create_invoice(
     organisation: Organisation | None = None,
     created_by: Member | None = None,
     provider: str = "manual",
+    source: Any = None,
 ) -> Invoice:
     """A draft invoice to exactly one of ``member`` or ``organisation``.
+
+    ``source`` (a model instance: what is billed, e.g. a delivered list) makes
+    creation idempotent: the invoice already raised for it is returned as is.
 
     Raises ``InvoiceError`` for no or two recipients, an unknown currency,
     more than ``invoice_max_lines`` lines, a negative, zero or absurd total
     (over ``invoice_max_total``), or more than ``invoice_max_points`` points.
     """
+    if source is not None:
+        existing = session.scalar(
+            select(Invoice).where(
+                Invoice.source_type == source.__tablename__,
+                Invoice.source_id == source.id,
+            )
+        )
+        if existing is not None:
+            return existing
     if (member is None) == (organisation is None):
         raise InvoiceError("Bill either a member or an organisation.", "recipient")
     try:
@@ -168,6 +182,8 @@ def create_invoice(
         total=total,
         points=points,
         provider=provider,
+        source_type=source.__tablename__ if source is not None else None,
+        source_id=source.id if source is not None else None,
         created_by_id=created_by.id if created_by is not None else None,
         created_at=now,
     )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -53,6 +54,10 @@ class Invoice(db.Model):
     # Purchased points credited when the invoice is paid (0: nothing to credit).
     points: Mapped[int] = mapped_column(Integer, default=0)
     provider: Mapped[str] = mapped_column(String(20), default="manual")
+    # What the invoice bills for, when another area raises it (e.g. a list
+    # delivery): one invoice per source, so a retried job cannot bill twice.
+    source_type: Mapped[str | None] = mapped_column(String(40))
+    source_id: Mapped[int | None] = mapped_column(Integer)
     payment_reference: Mapped[str | None] = mapped_column(String(100))
     void_reason: Mapped[str | None] = mapped_column(String(300))
     created_by_id: Mapped[int | None] = mapped_column(
@@ -77,6 +82,7 @@ class Invoice(db.Model):
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("points >= 0", name="points_not_negative"),
         Index("ix_invoices_state_created", "state", "created_at"),
+        UniqueConstraint("source_type", "source_id"),
     )
 
     @property

@@ -221,6 +221,28 @@ def test_invoices_without_points_credit_nothing(app, db, make_member):
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
 
 
+def test_an_invoice_for_a_source_is_raised_once(app, db, make_member):
+    """Another area's retried job asking again for the same source's invoice
+    gets the first one back, not a second bill."""
+    member = make_member()
+    organisation = make_organisation(db)
+    ids = set()
+    for _ in range(2):
+        with ledger.write_transaction() as session:
+            invoice = invoices.create_invoice(
+                session,
+                lines=[LineInput("List delivery", 1, Decimal("120.00"), 0)],
+                currency="EUR",
+                rules=RULES,
+                now=NOW,
+                organisation=organisation,
+                source=member,
+            )
+            ids.add(invoice.id)
+    assert len(ids) == 1
+    assert db.session.scalar(select(func.count()).select_from(Invoice)) == 1
+
+
 def test_unknown_provider_is_refused(app, db, make_member):
     """An invoice naming a provider that does not exist is not handled."""
     invoice = db.session.get(Invoice, draft_invoice(member=make_member()))
