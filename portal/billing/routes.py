@@ -74,7 +74,7 @@ def invoices():
     else:
         state = None
     if query:
-        pattern = f"%{query.lower()}%"
+        pattern = f"%{query[:100].lower()}%"
         statement = statement.where(
             or_(
                 Invoice.number.ilike(pattern),

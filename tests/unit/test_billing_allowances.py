@@ -22,6 +22,18 @@ def _grant(now, **kwargs):
     return allowances.grant_monthly_allowances(now, RULES, **kwargs)
 
 
+def _set_plan(session, organisation_id, plan, custom_allowance=None):
+    change_plan(
+        session,
+        session.get(Organisation, organisation_id),
+        plan=plan,
+        seats=2,
+        currency="EUR",
+        rules=RULES,
+        custom_allowance=custom_allowance,
+    )
+
+
 def _allowances(db, member_id=None) -> list[tuple[int, int, str]]:
     statement = select(
         LedgerEntry.member_id, LedgerEntry.delta, LedgerEntry.idempotency_key
@@ -104,23 +116,8 @@ def test_plan_changes_during_a_run_are_consistent(app, db, make_member):
         if organisation_id != done.id:
             return
         with ledger.write_transaction() as session:
-            change_plan(
-                session,
-                session.get(Organisation, done.id),
-                plan=Plan.FREE,
-                seats=2,
-                currency="EUR",
-                rules=RULES,
-            )
-            change_plan(
-                session,
-                session.get(Organisation, upgraded.id),
-                plan=Plan.ENTERPRISE,
-                seats=2,
-                currency="EUR",
-                rules=RULES,
-                custom_allowance=900,
-            )
+            _set_plan(session, done.id, Plan.FREE)
+            _set_plan(session, upgraded.id, Plan.ENTERPRISE, 900)
 
     _grant(MARCH, after_organisation=admin_changes_plans)
     _grant(MARCH)
@@ -139,15 +136,7 @@ def test_a_run_waits_for_a_plan_change_in_flight(app, db, make_member):
 
     def slow_upgrade():
         with app.app_context(), ledger.write_transaction() as session:
-            change_plan(
-                session,
-                session.get(Organisation, org.id),
-                plan=Plan.ENTERPRISE,
-                seats=1,
-                currency="EUR",
-                rules=RULES,
-                custom_allowance=1234,
-            )
+            _set_plan(session, org.id, Plan.ENTERPRISE, 1234)
             holding.set()
             time.sleep(1.0)  # the run starts meanwhile and must wait
 
