@@ -94,7 +94,7 @@ def vest_points(run: JobRun, progress: Progress) -> dict[str, Any]:
 def grant_allowances(run: JobRun, progress: Progress) -> dict[str, Any]:
     """Grant this month's plan allowance to every seat holder not yet granted."""
     result = allowances.grant_monthly_allowances(
-        utcnow(), BillingRules.from_config(current_app.config)
+        utcnow(), BillingRules.from_config(current_app.config), progress=progress
     )
     summary = {
         "month": result.month,

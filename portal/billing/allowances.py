@@ -93,10 +93,11 @@ def grant_monthly_allowances(
     rules: BillingRules,
     *,
     after_organisation: Callable[[int], None] | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> AllowanceResult:
     """Grant this month's allowance on every paid plan, one organisation per
-    transaction. ``after_organisation(id)`` is called after each commit (the
-    job reports progress through it)."""
+    transaction. After each commit ``after_organisation(id)`` is called and
+    ``progress(percent, message)`` told how far the run is."""
     with ledger.write_transaction() as session:
         organisation_ids = list(
             session.scalars(
@@ -106,7 +107,7 @@ def grant_monthly_allowances(
             )
         )
     granted = points = 0
-    for organisation_id in organisation_ids:
+    for done, organisation_id in enumerate(organisation_ids, start=1):
         with ledger.write_transaction() as session:
             members, given = grant_organisation_allowance(
                 session, organisation_id, now, rules
@@ -115,4 +116,7 @@ def grant_monthly_allowances(
         points += given
         if after_organisation is not None:
             after_organisation(organisation_id)
+        if progress is not None:
+            total = len(organisation_ids)
+            progress(done * 100 // total, f"{done} of {total} organisations")
     return AllowanceResult(month_of(now), len(organisation_ids), granted, points)
