@@ -189,6 +189,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.account.routes import bp as account_bp
     from portal.admin.routes import bp as admin_bp
     from portal.auth.routes import bp as auth_bp
+    from portal.billing.routes import bp as billing_bp
     from portal.companies.routes import bp as companies_bp
     from portal.contacts.mine import bp as my_bp
     from portal.contacts.routes import bp as contacts_bp
@@ -207,6 +208,7 @@ def _register_blueprints(app: Flask) -> None:
         companies_bp,
         points_bp,
         admin_bp,
+        billing_bp,
         jobs_bp,
     ):
         app.register_blueprint(blueprint)

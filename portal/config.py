@@ -166,6 +166,11 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SCHEDULED_JOBS": {
             "vest_points": env_str("VEST_POINTS_CRON", "7 * * * *"),
             "reconcile_runs": env_str("RECONCILE_CRON", "*/5 * * * *"),
+            # Daily: a run that was missed or late still grants this month's.
+            "grant_allowances": env_str("GRANT_ALLOWANCES_CRON", "15 0 * * *"),
+            "expire_purchased_points": env_str(
+                "EXPIRE_PURCHASED_POINTS_CRON", "45 0 * * *"
+            ),
         },
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.
@@ -204,6 +209,15 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REVEAL_DAILY_LIMIT": env_int("REVEAL_DAILY_LIMIT", 100),
         "FLAG_DUE_DAYS": env_int_map("FLAG_DUE_DAYS", FLAG_DUE_DAYS),
         "FLAG_PRIORITY": env_int_map("FLAG_PRIORITY", FLAG_PRIORITY),
+        # Paying instead (SPEC section 3): plans, invoices, purchased points.
+        "PRO_ALLOWANCE_PER_SEAT": env_int("PRO_ALLOWANCE_PER_SEAT", 200),
+        "PURCHASED_POINTS_EXPIRY_DAYS": env_int("PURCHASED_POINTS_EXPIRY_DAYS", 365),
+        "DEFAULT_CURRENCY": env_str("DEFAULT_CURRENCY", "EUR"),
+        "INVOICE_NUMBER_PREFIX": env_str("INVOICE_NUMBER_PREFIX", "TSR"),
+        "INVOICE_MAX_LINES": env_int("INVOICE_MAX_LINES", 10),
+        "INVOICE_MAX_TOTAL": env_int("INVOICE_MAX_TOTAL", 1_000_000),
+        "INVOICE_MAX_POINTS": env_int("INVOICE_MAX_POINTS", 10_000_000),
+        "MAX_SEATS": env_int("MAX_SEATS", 10_000),
         "CONTRIBUTION_FILE_MAX_ROWS": env_int("CONTRIBUTION_FILE_MAX_ROWS", 5000),
         "CONTRIBUTION_FILE_MAX_BYTES": env_int(
             "CONTRIBUTION_FILE_MAX_BYTES", 5 * 1024 * 1024

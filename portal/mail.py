@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from portal import queue
 from portal.extensions import db
@@ -34,9 +35,18 @@ def public_url(endpoint: str, **values: Any) -> str:
 
 
 def send_email(
-    to_address: str, subject: str, body_text: str, *, kind: str
+    to_address: str,
+    subject: str,
+    body_text: str,
+    *,
+    kind: str,
+    session: Session | None = None,
 ) -> OutboxMessage:
-    """Record a message for ``to_address`` and arrange its delivery."""
+    """Record a message for ``to_address`` and arrange its delivery.
+
+    ``session`` defaults to the request's; pass another to send from inside
+    its transaction (the message then exists only if that commits)."""
+    session = session or db.session
     smtp = bool(current_app.config["MAIL_SERVER"])
     message = OutboxMessage(
         kind=kind,
@@ -45,10 +55,10 @@ def send_email(
         body_text=body_text,
         state=OutboxState.QUEUED if smtp else OutboxState.STORED,
     )
-    db.session.add(message)
-    db.session.flush()
+    session.add(message)
+    session.flush()
     if smtp:
-        queue.start_job("deliver_email", subject=message)
+        queue.start_job("deliver_email", subject=message, session=session)
     return message
 
 

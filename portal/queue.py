@@ -31,6 +31,8 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "process_contribution_file": ("workers.jobs.process_contribution_file", "default"),
     "vest_points": ("workers.jobs.vest_points", "low"),
     "reconcile_runs": ("workers.jobs.reconcile_runs", "high"),
+    "grant_allowances": ("workers.jobs.grant_allowances", "low"),
+    "expire_purchased_points": ("workers.jobs.expire_purchased_points", "low"),
 }
 
 
@@ -44,12 +46,15 @@ def start_job(
     params: dict[str, Any] | None = None,
     subject: Any = None,
     created_by: Member | None = None,
+    session: Session | None = None,
 ) -> JobRun:
     """Record a job run of ``kind``; it is enqueued when the session commits.
 
-    Raises ``KeyError`` for an unknown kind.
+    ``session`` defaults to the request's. Raises ``KeyError`` for an unknown
+    kind.
     """
     JOB_KINDS[kind]  # noqa: B018 - unknown kinds fail here, not in the worker
+    session = session or db.session
     run = JobRun(
         kind=kind,
         params=params or {},
@@ -59,11 +64,11 @@ def start_job(
         state=JobState.QUEUED,
         heartbeat_at=utcnow(),
     )
-    db.session.add(run)
-    db.session.flush()
+    session.add(run)
+    session.flush()
     run.rq_job_id = rq_job_id(run.id)
-    db.session.flush()
-    db.session.info.setdefault(PENDING_KEY, []).append(run.id)
+    session.flush()
+    session.info.setdefault(PENDING_KEY, []).append(run.id)
     return run
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from flask import Flask, request
 from flask_login import current_user
@@ -84,6 +85,11 @@ def format_number(value: object) -> str:
     return str(value)
 
 
+def format_money(amount: Decimal | int, currency: str) -> str:
+    """ "1,234.50 EUR": two decimals, thousands separated, the ISO code after."""
+    return f"{Decimal(amount):,.2f} {currency}"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
@@ -91,6 +97,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["relative"] = format_relative
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}"
     app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["money"] = format_money
 
     @app.context_processor
     def inject_navigation():

@@ -132,8 +132,9 @@ def test_points_adjust_writes_entry_and_audit(app, db, make_member):
 
 
 def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
-    """portal scheduler announces itself in Redis with the vesting job and the
-    reconciler on their cron schedules, and stops cleanly on Ctrl-C."""
+    """portal scheduler announces itself in Redis with the vesting, allowance
+    and expiry jobs and the reconciler on their cron schedules, and stops
+    cleanly on Ctrl-C."""
     import json
 
     env = dict(
@@ -160,9 +161,11 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=DEADLINE)
     assert jobs is not None, output
-    assert [(job["func_name"], job["cron"]) for job in jobs] == [
-        ("workers.jobs.start_scheduled_job", "7 * * * *"),
+    assert sorted((job["func_name"], job["cron"]) for job in jobs) == [
         ("workers.jobs.start_scheduled_job", "*/5 * * * *"),
+        ("workers.jobs.start_scheduled_job", "15 0 * * *"),
+        ("workers.jobs.start_scheduled_job", "45 0 * * *"),
+        ("workers.jobs.start_scheduled_job", "7 * * * *"),
     ]
     assert process.returncode == 0, output
 

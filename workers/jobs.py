@@ -7,6 +7,9 @@ from typing import Any
 from flask import current_app
 
 from portal import demo, mail, queue
+from portal.audit import record_audit
+from portal.billing import allowances, expiry
+from portal.billing.rules import BillingRules
 from portal.contacts import imports
 from portal.extensions import db
 from portal.models import (
@@ -104,6 +107,35 @@ def reconcile_runs(run: JobRun, progress: Progress) -> dict[str, Any]:
     """Queue again, or fail, the runs RQ no longer holds (see workers.reconcile)."""
     done = reconcile.reconcile_with_settings(current_app._get_current_object())
     return {"requeued": len(done.requeued), "failed": len(done.failed)}
+
+
+@tracked_job
+def grant_allowances(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Grant this month's plan allowance to every seat holder not yet granted."""
+    result = allowances.grant_monthly_allowances(
+        utcnow(), BillingRules.from_config(current_app.config), progress=progress
+    )
+    summary = {
+        "month": result.month,
+        "organisations": result.organisations,
+        "members_granted": result.granted,
+        "points": result.points,
+    }
+    record_audit("billing.allowances_granted", actor=None, target=run, details=summary)
+    return summary
+
+
+@tracked_job
+def expire_purchased_points(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Write the expiry entries of purchased points past their date."""
+    result = expiry.expire_purchased_points(utcnow(), progress=progress)
+    summary = {
+        "members": result.members,
+        "lots": result.lots,
+        "points_expired": result.points,
+    }
+    record_audit("billing.points_expired", actor=None, target=run, details=summary)
+    return summary
 
 
 def start_scheduled_job(kind: str) -> int:

@@ -2,7 +2,7 @@
 answers about known contacts; keyed IP hashes on revisions and confirmations
 
 Revision ID: 0007_contact_proposals
-Revises: 0005_search_index
+Revises: 0006_account_tokens
 Create Date: 2026-12-02 23:00:00.000000
 
 A member's update that would hold a contact is no longer applied: it waits in
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0007_contact_proposals"
-down_revision = "0005_search_index"
+down_revision = "0006_account_tokens"
 branch_labels = None
 depends_on = None
 

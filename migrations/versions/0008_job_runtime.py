@@ -1,7 +1,7 @@
 """job runtime: a heartbeat per run and cancel requests for running jobs
 
 Revision ID: 0008_job_runtime
-Revises: 0005_search_index
+Revises: 0007_contact_proposals
 Create Date: 2026-12-02 23:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0008_job_runtime"
-down_revision = "0005_search_index"
+down_revision = "0007_contact_proposals"
 branch_labels = None
 depends_on = None
 

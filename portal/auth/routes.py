@@ -227,7 +227,7 @@ def confirm_email(token: str):
     return redirect_to(url_for("auth.login"))
 
 
-@bp.post("/verify/resend")
+@bp.post("/verification/resend")
 @login_required
 @limiter.limit(
     lambda: current_app.config["VERIFY_RESEND_LIMIT"],

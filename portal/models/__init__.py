@@ -2,6 +2,13 @@
 
 from portal.models.accounts import Member, MemberSession, Organisation, Role
 from portal.models.audit import AuditEntry
+from portal.models.billing import (
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceState,
+    PurchaseLot,
+)
 from portal.models.contributions import (
     ConfirmationSource,
     ContactConfirmation,
@@ -51,6 +58,10 @@ __all__ = [
     "FlagKind",
     "FlagSource",
     "FlagState",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceSequence",
+    "InvoiceState",
     "JobRun",
     "JobState",
     "LedgerEntry",
@@ -62,6 +73,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "PointBalance",
+    "PurchaseLot",
     "Revision",
     "RevisionKind",
     "RevisionSource",

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -47,6 +47,15 @@ class Organisation(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     plan: Mapped[Plan] = mapped_column(text_enum(Plan, "plan"), default=Plan.FREE)
     pooling_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Paid seats: on Pro and Enterprise this many members receive the monthly
+    # allowance (see portal.billing.plans).
+    seats: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # ISO 4217 code its invoices and quotes are in.
+    currency: Mapped[str] = mapped_column(
+        String(3), default="EUR", server_default="EUR"
+    )
+    # Enterprise only: the points each seat receives a month (None: none).
+    custom_allowance: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     members: Mapped[list[Member]] = relationship(back_populates="organisation")

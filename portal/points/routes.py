@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal import ledger
+from portal.billing.expiry import expiring_points
 from portal.extensions import db
 from portal.models import EntryKind, LedgerEntry
 from portal.models.base import utcnow
@@ -41,6 +42,7 @@ def overview():
         "points/overview.html",
         "points/_history.html",
         balance=ledger.balance(db.session, current_user.id),
+        expiring=expiring_points(db.session, current_user.id),
         page=page,
         kind=kind,
         kinds=list(EntryKind),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +22,11 @@ from flask import Flask, url_for
 from sqlalchemy import select
 
 from portal import create_app
-from portal.models import ContactState, JobRun, Member
+from portal.auth.services import start_email_verification
+from portal.billing.invoices import LineInput, create_invoice
+from portal.billing.rules import BillingRules
+from portal.models import ContactState, JobRun, Member, Organisation
+from portal.models.base import utcnow
 from tests.conftest import csrf_token_from
 from tests.factories import Factories
 
@@ -104,6 +110,40 @@ def _outbox_message(factories, me, someone_else) -> dict[str, Any]:
     return {"message_id": factories.make_outbox_message().id}
 
 
+def _running_job_run(factories, me, someone_else) -> dict[str, Any]:
+    run = factories.make_job_run(created_by=someone_else, state="running")
+    return {"run_id": run.id}
+
+
+def _verification_link(factories, me, someone_else) -> dict[str, Any]:
+    member = factories.make_member(email_verified_at=None)
+    session = factories.db.session
+    token = start_email_verification(session, member, timedelta(hours=1), utcnow())
+    session.commit()
+    return {"token": token}
+
+
+def _organisation(factories, me, someone_else) -> dict[str, Any]:
+    organisation = Organisation(name="Northwind Traders")
+    factories.db.session.add(organisation)
+    factories.db.session.commit()
+    return {"organisation_id": organisation.id}
+
+
+def _draft_invoice(factories, me, someone_else) -> dict[str, Any]:
+    session = factories.db.session
+    invoice = create_invoice(
+        session,
+        lines=[LineInput("Points", 1, Decimal("50.00"), 500)],
+        currency="EUR",
+        rules=BillingRules(),
+        now=utcnow(),
+        member=someone_else,
+    )
+    session.commit()
+    return {"invoice_id": invoice.id}
+
+
 @dataclass(frozen=True)
 class Route:
     """An endpoint's access for each method it accepts."""
@@ -159,6 +199,24 @@ ACCESS: dict[str, Route] = {
     "admin.retry_job": _admins("POST", values=_failed_job_run),
     "admin.outbox": _admins("GET"),
     "admin.outbox_message": _admins("GET", values=_outbox_message),
+    "admin.cancel_job": _admins("POST", values=_running_job_run),
+    # A verification link works for whoever holds it, signed in or not.
+    "auth.verify_email": _everyone("GET", values=_verification_link),
+    # Confirming sends a signed-in member home and a visitor on to log in.
+    "auth.confirm_email": Route(
+        {"POST": Access(SIGNED_IN_ROLES, visitor=LOGIN)}, _verification_link
+    ),
+    "auth.resend_verification": _signed_in("POST"),
+    "billing.invoices": _admins("GET"),
+    "billing.new_invoice": _admins("GET"),
+    "billing.create_invoice": _admins("POST"),
+    "billing.invoice": _admins("GET", values=_draft_invoice),
+    "billing.issue_invoice": _admins("POST", values=_draft_invoice),
+    "billing.pay_invoice": _admins("POST", values=_draft_invoice),
+    "billing.void_invoice": _admins("POST", values=_draft_invoice),
+    "billing.plans": _admins("GET"),
+    "billing.plan": _admins("GET", values=_organisation),
+    "billing.change_organisation_plan": _admins("POST", values=_organisation),
 }
 
 
@@ -360,7 +418,10 @@ def test_methods_a_route_does_not_accept_get_405(app, client, auth, factories, r
             assert response.status_code == 405, f"{role} {method} {rule}"
 
 
-ADMIN_ROUTES = [route for route in APP_ROUTES if route[0].startswith("admin.")]
+# The admin area: its own blueprint and billing's, both behind admin_required.
+ADMIN_ROUTES = [
+    route for route in APP_ROUTES if route[0].split(".")[0] in {"admin", "billing"}
+]
 
 
 @pytest.mark.parametrize(

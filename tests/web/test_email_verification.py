@@ -117,7 +117,7 @@ def test_resent_link_ignores_the_host_header_too(client, db):
     evil = {"Host": "evil.example"}
     _register(client, **evil)
     token = csrf_token_from(client.get("/", headers=evil).get_data(as_text=True))
-    client.post("/auth/verify/resend", data={"csrf_token": token}, headers=evil)
+    client.post("/auth/verification/resend", data={"csrf_token": token}, headers=evil)
     resent = _emails(db)[-1]
     assert resent.kind == "verify_email"
     assert "evil.example" not in resent.body_text
@@ -192,7 +192,7 @@ def test_expired_link_has_a_clear_page_and_a_new_link_works(client, db):
         refused = client.post(_path(link), data={"csrf_token": csrf_token_from(html)})
         assert refused.status_code == 410
         assert _member(db).email_verified_at is None
-        client.post("/auth/verify/resend", data={"csrf_token": csrf_token_from(html)})
+        client.post("/auth/verification/resend", data={"csrf_token": csrf_token_from(html)})
         assert _confirm(client, _link(_emails(db)[-1])).status_code == 302
     assert _member(db).email_verified_at is not None
 
@@ -202,7 +202,7 @@ def test_a_resend_retires_the_older_link(client, db):
     _register(client)
     first = _link(_emails(db)[0])
     client.post(
-        "/auth/verify/resend",
+        "/auth/verification/resend",
         data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))},
     )
     second = _link(_emails(db)[-1])
@@ -280,7 +280,7 @@ def test_resend_is_rate_limited(app, client, db):
     _register(client)
     token = csrf_token_from(client.get("/").get_data(as_text=True))
     statuses = [
-        client.post("/auth/verify/resend", data={"csrf_token": token}).status_code
+        client.post("/auth/verification/resend", data={"csrf_token": token}).status_code
         for _ in range(3)
     ]
     assert statuses == [302, 302, 429]
@@ -292,7 +292,7 @@ def test_resend_when_already_verified_sends_nothing(client, auth, make_member, d
     make_member(email="done@northwind.example")
     auth.login("done@northwind.example")
     token = csrf_token_from(client.get("/").get_data(as_text=True))
-    client.post("/auth/verify/resend", data={"csrf_token": token})
+    client.post("/auth/verification/resend", data={"csrf_token": token})
     assert "already confirmed" in client.get("/").get_data(as_text=True)
     assert _emails(db) == []
 

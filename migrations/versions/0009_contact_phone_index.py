@@ -1,7 +1,7 @@
 """contacts by phone: an index for the list matcher's phone look-ups
 
-Revision ID: 0009_organisations_lists
-Revises: 0005_search_index
+Revision ID: 0009_contact_phone_index
+Revises: 0008_job_runtime
 Create Date: 2026-12-02 23:30:00
 
 The batch matcher (portal.matching.batch) looks every chunk's phone numbers
@@ -13,8 +13,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = "0009_organisations_lists"
-down_revision = "0005_search_index"
+revision = "0009_contact_phone_index"
+down_revision = "0008_job_runtime"
 branch_labels = None
 depends_on = None
 
