@@ -192,7 +192,9 @@ def test_expired_link_has_a_clear_page_and_a_new_link_works(client, db):
         refused = client.post(_path(link), data={"csrf_token": csrf_token_from(html)})
         assert refused.status_code == 410
         assert _member(db).email_verified_at is None
-        client.post("/auth/verification/resend", data={"csrf_token": csrf_token_from(html)})
+        client.post(
+            "/auth/verification/resend", data={"csrf_token": csrf_token_from(html)}
+        )
         assert _confirm(client, _link(_emails(db)[-1])).status_code == 302
     assert _member(db).email_verified_at is not None
 
