@@ -113,7 +113,18 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "JOB_FAILURE_TTL_SECONDS": env_int("JOB_FAILURE_TTL_SECONDS", 7 * 86400),
         "JOB_RETRY_INTERVALS": [10, 60, 300],
         # Recurring jobs (kind -> cron expression, UTC) run by `portal scheduler`.
-        "SCHEDULED_JOBS": {"vest_points": env_str("VEST_POINTS_CRON", "7 * * * *")},
+        "SCHEDULED_JOBS": {
+            "vest_points": env_str("VEST_POINTS_CRON", "7 * * * *"),
+            "roll_up_daily_metrics": env_str("DAILY_ROLLUP_CRON", "15 0 * * *"),
+        },
+        # The admin dashboard (portal/admin/metrics.py).
+        "DASHBOARD_DEFAULT_DAYS": env_int("DASHBOARD_DEFAULT_DAYS", 30),
+        "DASHBOARD_MAX_DAYS": env_int("DASHBOARD_MAX_DAYS", 366),
+        # Each roll-up recomputes this many finished days, so a void that comes
+        # later (a contribution upheld as bad) reaches the figures of its day.
+        "DAILY_ROLLUP_REFRESH_DAYS": env_int("DAILY_ROLLUP_REFRESH_DAYS", 30),
+        # Age buckets (days) of the moderation backlog chart.
+        "DASHBOARD_BACKLOG_AGE_DAYS": [1, 3, 7, 14],
         "PAGE_SIZE": env_int("PAGE_SIZE", 25),
         "SIGNUP_GRANT_POINTS": env_int("SIGNUP_GRANT_POINTS", 20),
         # The points economy (SPEC section 3).

@@ -29,6 +29,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "deliver_email": ("workers.jobs.deliver_email", "high"),
     "process_contribution_file": ("workers.jobs.process_contribution_file", "default"),
     "vest_points": ("workers.jobs.vest_points", "low"),
+    "roll_up_daily_metrics": ("workers.jobs.roll_up_daily_metrics", "low"),
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 
 from portal import demo, mail, queue
+from portal.admin import metrics
 from portal.contacts import imports
 from portal.extensions import db
 from portal.models import (
@@ -85,6 +86,17 @@ def vest_points(run: JobRun, progress: Progress) -> dict[str, Any]:
         db.session, Rules.from_config(current_app.config), utcnow()
     )
     return {"vested_entries": moved}
+
+
+@tracked_job
+def roll_up_daily_metrics(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Roll the finished days' dashboard figures up into ``daily_metrics``."""
+    result = metrics.roll_up_daily_metrics(
+        db.session,
+        today=utcnow().date(),
+        refresh_days=current_app.config["DAILY_ROLLUP_REFRESH_DAYS"],
+    )
+    return result.as_dict()
 
 
 def start_scheduled_job(kind: str) -> int:

@@ -76,7 +76,9 @@ class Revision(db.Model):
     contribution_file_id: Mapped[int | None] = mapped_column(
         ForeignKey("contribution_files.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True
+    )
 
     member = relationship("Member")
 
