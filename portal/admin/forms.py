@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     InputRequired,
     Length,
@@ -81,8 +82,9 @@ class AuditFilterForm(FlaskForm):
         csrf = False
 
     actor = StringField("Actor", validators=[Optional(), Length(max=254)])
-    action = SelectField("Action", choices=[("", "Any")], validate_choice=False)
-    target_type = SelectField("Target", choices=[("", "Any")], validate_choice=False)
+    # Choices: "Any" and the values in the log (set by the view).
+    action = SelectField("Action", choices=[SelectChoice("", "Any")])
+    target_type = SelectField("Target", choices=[SelectChoice("", "Any")])
     target_id = StringField("Target id", validators=[Optional(), Length(max=64)])
     start = DateField("From", validators=[Optional()])
     end = DateField("To", validators=[Optional()])

@@ -12,11 +12,11 @@ from flask import (
     flash,
     redirect,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from portal import queue
 from portal.admin import metrics
@@ -169,8 +169,9 @@ def _audit_filter_form() -> tuple[AuditFilterForm, AuditFilter]:
     their errors shown."""
     form = AuditFilterForm(request.args)
     actions, target_types = audit_vocabulary(db.session)
-    form.action.choices = [("", "Any"), *((a, a) for a in actions)]
-    form.target_type.choices = [("", "Any"), *((t, t) for t in target_types)]
+    any_value = SelectChoice("", "Any")
+    form.action.choices = [any_value, *map(SelectChoice, actions)]
+    form.target_type.choices = [any_value, *map(SelectChoice, target_types)]
     form.validate()
 
     def valid(field):
@@ -207,8 +208,9 @@ def export_audit():
     entries = db.session.scalars(
         audit_entries(filters).execution_options(yield_per=1000)
     )
+    # Built here, inside the request's session, as the other CSV downloads are.
     response = Response(
-        stream_with_context(iter_csv(AUDIT_CSV_HEADER, audit_csv_rows(entries))),
+        "".join(iter_csv(AUDIT_CSV_HEADER, audit_csv_rows(entries))),
         mimetype="text/csv",
     )
     response.headers["Content-Disposition"] = (

@@ -20,6 +20,8 @@ ROUTES = {
     "/admin": {"admin"},
     "/admin/jobs": {"admin"},
     "/admin/outbox": {"admin"},
+    "/admin/audit": {"admin"},
+    "/admin/audit/export": {"admin"},
 }
 
 
