@@ -120,6 +120,10 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # The admin dashboard (portal/admin/metrics.py).
         "DASHBOARD_DEFAULT_DAYS": env_int("DASHBOARD_DEFAULT_DAYS", 30),
         "DASHBOARD_MAX_DAYS": env_int("DASHBOARD_MAX_DAYS", 366),
+        # Longer ranges show the per-day charts by week.
+        "DASHBOARD_DAILY_MAX_DAYS": env_int("DASHBOARD_DAILY_MAX_DAYS", 92),
+        # "Active members": logged in within this many days.
+        "ACTIVE_MEMBER_DAYS": env_int("ACTIVE_MEMBER_DAYS", 30),
         # Each roll-up recomputes this many finished days, so a void that comes
         # later (a contribution upheld as bad) reaches the figures of its day.
         "DAILY_ROLLUP_REFRESH_DAYS": env_int("DAILY_ROLLUP_REFRESH_DAYS", 30),

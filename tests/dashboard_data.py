@@ -42,7 +42,7 @@ EXPECTED = {
     "weeks": [(date(2026, 6, 8), 1, 2), (date(2026, 6, 15), 2, 2)],
     "members_total": 5,
     "suspended": 1,
-    "active_in_range": 3,
+    "active_recently": 3,
     "contacts_by_state": {
         ContactState.ACTIVE: 3,
         ContactState.HELD: 1,

@@ -168,7 +168,32 @@ def count_flows_live(
 
 def rolled_up_through(session: Session) -> date | None:
     """The last day the roll-up holds, or None before its first run."""
-    return session.scalar(select(func.max(DailyMetric.day)))
+    return session.scalar(
+        select(func.max(DailyMetric.day)).where(DailyMetric.metric == FLOW_NAMES[0])
+    )
+
+
+# Distinct members who logged in during a Monday-to-Sunday week, kept on the
+# week's Monday once the week is over (distinct counts do not add up by day).
+WEEKLY_ACTIVE = "members_active_week"
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def count_active_weeks_live(
+    session: Session, start: datetime, end: datetime
+) -> dict[date, int]:
+    """Members who logged in at least once, per week (keyed by its Monday),
+    counting log-ins with ``start <= time < end``."""
+    week = _monday_of(session, MemberSession.created_at)
+    rows = session.execute(
+        select(week, func.count(distinct(MemberSession.member_id)))
+        .where(MemberSession.created_at >= start, MemberSession.created_at < end)
+        .group_by(week)
+    ).all()
+    return {_as_date(monday): count for monday, count in rows}
 
 
 def _earliest_day(session: Session) -> date | None:
@@ -210,7 +235,11 @@ def roll_up_daily_metrics(
         return RollUpResult(None, None, 0)
     counted = count_flows_live(session, day_start(first), day_start(today))
     session.execute(
-        delete(DailyMetric).where(DailyMetric.day >= first, DailyMetric.day <= final)
+        delete(DailyMetric).where(
+            DailyMetric.day >= first,
+            DailyMetric.day <= final,
+            DailyMetric.metric.in_(FLOW_NAMES),
+        )
     )
     days = [first + timedelta(days=n) for n in range((final - first).days + 1)]
     # Zero rows too: the last row's day says how far the roll-up reaches.
@@ -222,8 +251,59 @@ def roll_up_daily_metrics(
             for name in FLOW_NAMES
         ],
     )
+    _roll_up_weeks(session, monday_of(first), monday_of(today) - timedelta(days=7))
     session.flush()
     return RollUpResult(first, final, len(days))
+
+
+def _roll_up_weeks(session: Session, first: date, last: date) -> None:
+    """Write the active members of each finished week from Monday ``first``
+    to Monday ``last``."""
+    if first > last:
+        return
+    counted = count_active_weeks_live(
+        session, day_start(first), day_start(last + timedelta(days=7))
+    )
+    session.execute(
+        delete(DailyMetric).where(
+            DailyMetric.day >= first,
+            DailyMetric.day <= last,
+            DailyMetric.metric == WEEKLY_ACTIVE,
+        )
+    )
+    mondays = [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+    session.execute(
+        insert(DailyMetric),
+        [
+            {"day": monday, "metric": WEEKLY_ACTIVE, "value": counted.get(monday, 0)}
+            for monday in mondays
+        ],
+    )
+
+
+def weekly_active(
+    session: Session, mondays: Sequence[date], now: datetime
+) -> dict[date, int]:
+    """Active members for each week starting on one of ``mondays``: finished
+    weeks from the roll-up, the others (this week at least) counted live."""
+    stored = dict(
+        session.execute(
+            select(DailyMetric.day, DailyMetric.value).where(
+                DailyMetric.metric == WEEKLY_ACTIVE,
+                DailyMetric.day >= mondays[0],
+                DailyMetric.day <= mondays[-1],
+            )
+        ).all()
+    )
+    missing = [monday for monday in mondays if monday not in stored]
+    if missing:
+        live = count_active_weeks_live(
+            session,
+            day_start(missing[0]),
+            min(day_start(missing[-1] + timedelta(days=7)), now),
+        )
+        stored.update({monday: live.get(monday, 0) for monday in missing})
+    return stored
 
 
 def daily_flows(
@@ -269,10 +349,26 @@ class DateRange:
             for n in range((self.last - self.first).days + 1)
         ]
 
+    @property
+    def mondays(self) -> list[date]:
+        """The Mondays of the weeks the range touches."""
+        start, end = monday_of(self.first), monday_of(self.last)
+        return [start + timedelta(weeks=n) for n in range((end - start).days // 7 + 1)]
+
+    def buckets(self, daily_max_days: int) -> list[list[date]]:
+        """The range's days, one per bucket, or grouped by week (cut at the
+        range's ends) when the range is longer than ``daily_max_days``."""
+        if len(self.days) <= daily_max_days:
+            return [[day] for day in self.days]
+        weeks: dict[date, list[date]] = defaultdict(list)
+        for day in self.days:
+            weeks[monday_of(day)].append(day)
+        return list(weeks.values())
+
 
 @dataclass(frozen=True)
 class WeekRow:
-    first_day: date  # the first day of the week inside the range
+    monday: date
     new: int
     active: int
 
@@ -283,22 +379,22 @@ class MemberFigures:
     total: int
     suspended: int
     new_in_range: int
-    active_in_range: int
+    active_recently: int
 
 
 @dataclass(frozen=True)
 class ActivityRow:
-    day: date
+    day: date  # the bucket's first day
     contributions: int
     reveals: int
 
 
 @dataclass(frozen=True)
 class PointsRow:
-    day: date
+    day: date  # the bucket's first day
     issued: int
     spent: int
-    pending: int
+    pending: int  # at the end of the bucket's last day
 
 
 @dataclass(frozen=True)
@@ -325,6 +421,7 @@ class JobFigures:
 @dataclass(frozen=True)
 class Dashboard:
     range: DateRange
+    weekly: bool  # the per-day charts grouped by week (a long range)
     rolled_up_through: date | None
     members: MemberFigures
     contacts_by_state: list[tuple[ContactState, int]]
@@ -355,30 +452,23 @@ def contacts_by_state(session: Session) -> list[tuple[ContactState, int]]:
 
 
 def member_figures(
-    session: Session, days: DateRange, new_per_day: dict[date, int], now: datetime
+    session: Session,
+    days: DateRange,
+    new_per_day: dict[date, int],
+    now: datetime,
+    active_days: int,
 ) -> MemberFigures:
-    """New members and active members (logged in at least once) per week."""
-    start = day_start(days.first)
-    end = min(day_start(days.last + timedelta(days=1)), now)
-    monday = _monday_of(session, MemberSession.created_at)
-    active_by_week = {
-        _as_date(week): count
-        for week, count in session.execute(
-            select(monday, func.count(distinct(MemberSession.member_id)))
-            .where(MemberSession.created_at >= start, MemberSession.created_at < end)
-            .group_by(monday)
-        ).all()
-    }
-    weeks: dict[date, list[date]] = defaultdict(list)
-    for day in days.days:
-        weeks[day - timedelta(days=day.weekday())].append(day)
+    """New and active members (logged in at least once) for each whole week
+    the range touches; members active in the last ``active_days`` days."""
+    mondays = days.mondays
+    active = weekly_active(session, mondays, now)
     rows = [
         WeekRow(
-            first_day=in_range[0],
-            new=sum(new_per_day.get(day, 0) for day in in_range),
-            active=active_by_week.get(week, 0),
+            monday=monday,
+            new=sum(new_per_day.get(monday + timedelta(days=n), 0) for n in range(7)),
+            active=active.get(monday, 0),
         )
-        for week, in_range in sorted(weeks.items())
+        for monday in mondays
     ]
     return MemberFigures(
         weeks=rows,
@@ -389,11 +479,11 @@ def member_figures(
             .select_from(Member)
             .where(Member.status == MemberStatus.SUSPENDED),
         ),
-        new_in_range=sum(row.new for row in rows),
-        active_in_range=_count(
+        new_in_range=sum(new_per_day.get(day, 0) for day in days.days),
+        active_recently=_count(
             session,
             select(func.count(distinct(MemberSession.member_id))).where(
-                MemberSession.created_at >= start, MemberSession.created_at < end
+                MemberSession.created_at >= now - timedelta(days=active_days)
             ),
         ),
     )
@@ -410,12 +500,12 @@ def pending_now(session: Session) -> int:
 
 
 def points_series(
-    days: DateRange,
+    buckets: list[list[date]],
     flows: dict[str, dict[date, int]],
     pending: int,
     today: date,
 ) -> list[PointsRow]:
-    """Issued, spent and pending-at-end-of-day for each day of ``days``.
+    """Issued and spent in each bucket, and pending at its end.
 
     The pending total at the end of a day is today's, less what started
     waiting and plus what vested on every later day up to today."""
@@ -423,18 +513,19 @@ def points_series(
     pending_at: dict[date, int] = {}
     running = pending
     day = today
-    while day >= days.first:
+    while day >= buckets[0][0]:
         pending_at[day] = running
         running -= pending_in.get(day, 0) - pending_out.get(day, 0)
         day -= timedelta(days=1)
+    issued, spent = flows["points_issued"], flows["points_spent"]
     return [
         PointsRow(
-            day=day,
-            issued=flows["points_issued"].get(day, 0),
-            spent=flows["points_spent"].get(day, 0),
-            pending=pending_at[day],
+            day=bucket[0],
+            issued=sum(issued.get(day, 0) for day in bucket),
+            spent=sum(spent.get(day, 0) for day in bucket),
+            pending=pending_at[bucket[-1]],
         )
-        for day in days.days
+        for bucket in buckets
     ]
 
 
@@ -525,24 +616,32 @@ def build_dashboard(
     now: datetime,
     *,
     backlog_age_edges: Iterable[int],
+    daily_max_days: int,
+    active_days: int,
 ) -> Dashboard:
-    """Every figure the dashboard shows for ``days`` (the last at most today)."""
+    """Every figure the dashboard shows for ``days`` (the last at most today).
+
+    Per-day charts have one point a day, or a week (cut at the range's ends)
+    for ranges longer than ``daily_max_days``."""
     today = now.astimezone(UTC).date()
-    flows, through = daily_flows(session, days.first, today, now)
+    flows, through = daily_flows(session, monday_of(days.first), today, now)
+    buckets = days.buckets(daily_max_days)
+    contributions, reveals = flows["contributions"], flows["reveals"]
     activity = [
         ActivityRow(
-            day=day,
-            contributions=flows["contributions"].get(day, 0),
-            reveals=flows["reveals"].get(day, 0),
+            day=bucket[0],
+            contributions=sum(contributions.get(day, 0) for day in bucket),
+            reveals=sum(reveals.get(day, 0) for day in bucket),
         )
-        for day in days.days
+        for bucket in buckets
     ]
     pending = pending_now(session)
-    points = points_series(days, flows, pending, today)
+    points = points_series(buckets, flows, pending, today)
     return Dashboard(
         range=days,
+        weekly=len(buckets) != len(days.days),
         rolled_up_through=through,
-        members=member_figures(session, days, flows["members_new"], now),
+        members=member_figures(session, days, flows["members_new"], now, active_days),
         contacts_by_state=contacts_by_state(session),
         activity=activity,
         points=points,

@@ -67,6 +67,8 @@ def _dashboard_context(**context) -> dict:
             days,
             now,
             backlog_age_edges=config["DASHBOARD_BACKLOG_AGE_DAYS"],
+            daily_max_days=config["DASHBOARD_DAILY_MAX_DAYS"],
+            active_days=config["ACTIVE_MEMBER_DAYS"],
         ),
         "headline": metrics.headline_counts(db.session),
         "range_form": range_form,

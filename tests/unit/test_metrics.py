@@ -28,9 +28,14 @@ def planted(db, make_member, make_contact, frozen):
     return plant(db, make_member, make_contact)
 
 
-def build(db, first=FIRST, last=LAST, now=NOW):
+def build(db, first=FIRST, last=LAST, now=NOW, daily_max_days=92):
     return metrics.build_dashboard(
-        db.session, DateRange(first, last), now, backlog_age_edges=AGE_EDGES
+        db.session,
+        DateRange(first, last),
+        now,
+        backlog_age_edges=AGE_EDGES,
+        daily_max_days=daily_max_days,
+        active_days=30,
     )
 
 
@@ -49,11 +54,11 @@ def rolled_rows(db):
 def test_members_per_week_and_totals(db, planted):
     """New and active members per week, and the member totals, match the plant."""
     members = build(db).members
-    assert [(w.first_day, w.new, w.active) for w in members.weeks] == EXPECTED["weeks"]
+    assert [(w.monday, w.new, w.active) for w in members.weeks] == EXPECTED["weeks"]
     assert members.total == EXPECTED["members_total"]
     assert members.suspended == EXPECTED["suspended"]
     assert members.new_in_range == 3
-    assert members.active_in_range == EXPECTED["active_in_range"]
+    assert members.active_recently == EXPECTED["active_recently"]
 
 
 def test_contacts_by_state(db, planted):
@@ -134,7 +139,9 @@ def test_a_narrower_range_counts_only_its_days(db, planted):
     assert per_day(dashboard.activity, "contributions") == {date(2026, 6, 9): 2}
     assert per_day(dashboard.points, "issued") == {date(2026, 6, 9): 10}
     assert [row.pending for row in dashboard.points] == [10, 10]
-    assert [(w.new, w.active) for w in dashboard.members.weeks] == [(1, 1)]
+    # The members chart shows the whole week of 8 June.
+    assert [(w.new, w.active) for w in dashboard.members.weeks] == [(1, 2)]
+    assert dashboard.members.new_in_range == 1
     assert dashboard.jobs.failed_in_range == 1
 
 
@@ -153,8 +160,14 @@ def test_roll_up_equals_live_computation(db, planted):
     counted = metrics.count_flows_live(
         db.session, metrics.day_start(date(2026, 1, 1)), metrics.day_start(NOW.date())
     )
+    weeks = metrics.count_active_weeks_live(
+        db.session, metrics.day_start(date(2025, 12, 29)), NOW
+    )
     for day, name, value in rolled_rows(db):
-        assert counted[name].get(day, 0) == value, (day, name)
+        if name == metrics.WEEKLY_ACTIVE:
+            assert weeks.get(day, 0) == value, (day, name)
+        else:
+            assert counted[name].get(day, 0) == value, (day, name)
 
 
 def test_roll_up_is_idempotent(db, planted):
@@ -166,7 +179,11 @@ def test_roll_up_is_idempotent(db, planted):
     db.session.commit()
     assert rolled_rows(db) == first
     assert (again.first_day, again.last_day) == (date(2026, 5, 18), date(2026, 6, 16))
-    assert len(first) == 167 * len(metrics.FLOW_NAMES)  # 1 Jan to 16 June
+    # Each day from 1 January to 16 June; each finished week from the one
+    # holding 1 January (Monday 29 December) to the week of 8 June.
+    assert len(first) == 167 * len(metrics.FLOW_NAMES) + 24
+    weekly = sorted(day for day, name, _ in first if name == metrics.WEEKLY_ACTIVE)
+    assert (weekly[0], weekly[-1]) == (date(2025, 12, 29), date(2026, 6, 8))
 
 
 def test_roll_up_next_day_takes_in_a_late_void(db, planted, frozen):
@@ -191,6 +208,25 @@ def test_roll_up_next_day_takes_in_a_late_void(db, planted, frozen):
     live = build(db, now=tomorrow)
     assert live.rolled_up_through is None
     assert (after.points, after.activity) == (live.points, live.activity)
+
+
+def test_long_ranges_group_the_daily_charts_by_week(db, planted):
+    """Past the daily limit, contributions and points come per week (cut at
+    the range's ends), pending taken at the end of each week."""
+    dashboard = build(db, date(2026, 6, 3), LAST, daily_max_days=7)
+    assert dashboard.weekly
+    assert [row.day for row in dashboard.activity] == [
+        date(2026, 6, 3),
+        date(2026, 6, 8),
+        date(2026, 6, 15),
+    ]
+    assert [row.contributions for row in dashboard.activity] == [0, 2, 1]
+    assert [(row.issued, row.spent) for row in dashboard.points] == [
+        (0, 0),
+        (10, 10),
+        (25, 10),
+    ]
+    assert [row.pending for row in dashboard.points] == [5, 5, 10]
 
 
 def test_roll_up_of_an_empty_database_writes_nothing(db, frozen):
