@@ -3,6 +3,7 @@ million ledger entries, on SQLite and PostgreSQL.
 
     python bench/dashboard.py [--contacts 1000000] [--ledger 5000000]
         [--backends sqlite,postgresql] [--requests 60] [--seed 1] [--reload]
+        [--load-only]
 
 The contacts are the seeded pool of ``bench/pool.py`` (``generate_demo_data``),
 loaded once per backend and reused: SQLite in
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reload", action="store_true")
+    parser.add_argument(
+        "--load-only", action="store_true", help="load the data, time nothing"
+    )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -94,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             try:
                 prepare(backend, args)
+                if args.load_only:
+                    continue
                 rolled = time_roll_up()
                 live = time_live_count()
                 notes.append(

@@ -35,11 +35,13 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     String,
+    and_,
     case,
     delete,
     distinct,
     func,
     insert,
+    literal,
     select,
 )
 from sqlalchemy.orm import Session
@@ -97,34 +99,33 @@ def _monday_of(session: Session, column) -> ColumnElement:
 
 @dataclass(frozen=True)
 class DailyFlow:
-    """One per-day figure: ``value`` summed over rows whose ``column`` falls
-    on the day and that meet ``where``."""
+    """One per-day figure: ``amount`` summed over the rows whose ``column``
+    falls on the day and that meet ``where``."""
 
     name: str
     column: object
-    value: Callable[[], ColumnElement]
+    amount: Callable[[], ColumnElement] = lambda: literal(1)
     where: Callable[[], tuple[ColumnElement, ...]] = tuple
 
 
 FLOWS: tuple[DailyFlow, ...] = (
-    DailyFlow("members_new", Member.created_at, lambda: func.count()),
+    DailyFlow("members_new", Member.created_at),
     DailyFlow(
         "contributions",
         Revision.created_at,
-        lambda: func.count(),
-        lambda: (Revision.kind == RevisionKind.CONTRIBUTION,),
+        where=lambda: (Revision.kind == RevisionKind.CONTRIBUTION,),
     ),
-    DailyFlow("reveals", Unlock.created_at, lambda: func.count()),
+    DailyFlow("reveals", Unlock.created_at),
     DailyFlow(
         "points_issued",
         LedgerEntry.created_at,
-        lambda: func.sum(LedgerEntry.delta),
+        lambda: LedgerEntry.delta,
         lambda: (LedgerEntry.delta > 0, LedgerEntry.state != EntryState.VOID),
     ),
     DailyFlow(
         "points_spent",
         LedgerEntry.created_at,
-        lambda: func.sum(-LedgerEntry.delta),
+        lambda: -LedgerEntry.delta,
         lambda: (LedgerEntry.kind == EntryKind.UNLOCK,),
     ),
     # An entry vested at creation has vested_at set just before created_at
@@ -132,7 +133,7 @@ FLOWS: tuple[DailyFlow, ...] = (
     DailyFlow(
         "points_pending_in",
         LedgerEntry.created_at,
-        lambda: func.sum(LedgerEntry.delta),
+        lambda: LedgerEntry.delta,
         lambda: (
             LedgerEntry.state != EntryState.VOID,
             (LedgerEntry.state == EntryState.PENDING)
@@ -142,27 +143,42 @@ FLOWS: tuple[DailyFlow, ...] = (
     DailyFlow(
         "points_pending_out",
         LedgerEntry.vested_at,
-        lambda: func.sum(LedgerEntry.delta),
+        lambda: LedgerEntry.delta,
         lambda: (LedgerEntry.vested_at > LedgerEntry.created_at,),
     ),
 )
 FLOW_NAMES = tuple(flow.name for flow in FLOWS)
 
 
+def _summed(flow: DailyFlow) -> ColumnElement:
+    where = flow.where()
+    if not where:
+        return func.sum(flow.amount())
+    return func.sum(case((and_(*where), flow.amount()), else_=0))
+
+
 def count_flows_live(
     session: Session, start: datetime, end: datetime
 ) -> dict[str, dict[date, int]]:
     """Each flow per UTC day for rows with ``start <= time < end``, counted
-    from the source tables. Days without rows are absent."""
-    counted: dict[str, dict[date, int]] = {}
+    from the source tables (one pass per table and timestamp column). Days
+    without a figure are absent."""
+    counted: dict[str, dict[date, int]] = {flow.name: {} for flow in FLOWS}
+    by_column: dict[str, list[DailyFlow]] = defaultdict(list)
     for flow in FLOWS:
-        day = _day_of(session, flow.column)
+        by_column[str(flow.column)].append(flow)
+    for flows in by_column.values():
+        column = flows[0].column
+        day = _day_of(session, column)
         rows = session.execute(
-            select(day, flow.value())
-            .where(flow.column >= start, flow.column < end, *flow.where())
+            select(day, *map(_summed, flows))
+            .where(column >= start, column < end)
             .group_by(day)
         ).all()
-        counted[flow.name] = {_as_date(d): int(v or 0) for d, v in rows}
+        for raw_day, *values in rows:
+            for flow, value in zip(flows, values, strict=True):
+                if value:
+                    counted[flow.name][_as_date(raw_day)] = int(value)
     return counted
 
 
@@ -470,15 +486,16 @@ def member_figures(
         )
         for monday in mondays
     ]
+    total, suspended = session.execute(
+        select(
+            func.count(),
+            func.sum(case((Member.status == MemberStatus.SUSPENDED, 1), else_=0)),
+        ).select_from(Member)
+    ).one()
     return MemberFigures(
         weeks=rows,
-        total=_count(session, select(func.count()).select_from(Member)),
-        suspended=_count(
-            session,
-            select(func.count())
-            .select_from(Member)
-            .where(Member.status == MemberStatus.SUSPENDED),
-        ),
+        total=total,
+        suspended=int(suspended or 0),
         new_in_range=sum(new_per_day.get(day, 0) for day in days.days),
         active_recently=_count(
             session,
@@ -532,17 +549,6 @@ def points_series(
 def backlog(session: Session, now: datetime, age_edges: Sequence[int]) -> Backlog:
     """Open and claimed flags, how many are overdue, and their ages, bucketed
     at ``age_edges`` days (e.g. 1, 3, 7, 14: under 1 day, 1-3 days, ...)."""
-    waiting = Flag.state.in_([FlagState.OPEN, FlagState.CLAIMED])
-    by_state = dict(
-        session.execute(
-            select(Flag.state, func.count()).where(waiting).group_by(Flag.state)
-        ).all()
-    )
-    overdue = _count(
-        session,
-        select(func.count()).select_from(Flag).where(waiting, Flag.due_at < now),
-    )
-    oldest_at = session.scalar(select(func.min(Flag.created_at)).where(waiting))
     edges = sorted(age_edges)
     # Bucket i holds flags younger than edges[i] days and not younger than the
     # edge before; the last bucket the rest.
@@ -553,21 +559,31 @@ def backlog(session: Session, now: datetime, age_edges: Sequence[int]) -> Backlo
         ],
         else_=len(edges),
     )
-    per_bucket = dict(
-        session.execute(
-            select(bucket, func.count()).where(waiting).group_by(bucket)
-        ).all()
-    )
-    by_age = [
-        (label, per_bucket.get(index, 0))
-        for index, label in enumerate(_age_labels(edges))
-    ]
+    rows = session.execute(
+        select(
+            Flag.state,
+            bucket,
+            func.count(),
+            func.sum(case((Flag.due_at < now, 1), else_=0)),
+            func.min(Flag.created_at),
+        )
+        .where(Flag.state.in_([FlagState.OPEN, FlagState.CLAIMED]))
+        .group_by(Flag.state, bucket)
+    ).all()
+    by_state: dict[FlagState, int] = defaultdict(int)
+    per_bucket: dict[int, int] = defaultdict(int)
+    for state, index, count, _overdue, _oldest in rows:
+        by_state[state] += count
+        per_bucket[index] += count
+    oldest_at = min((row[4] for row in rows), default=None)
     return Backlog(
-        open=by_state.get(FlagState.OPEN, 0),
-        claimed=by_state.get(FlagState.CLAIMED, 0),
-        overdue=overdue,
+        open=by_state[FlagState.OPEN],
+        claimed=by_state[FlagState.CLAIMED],
+        overdue=sum(int(row[3] or 0) for row in rows),
         oldest=now - oldest_at if oldest_at is not None else None,
-        by_age=by_age,
+        by_age=[
+            (label, per_bucket[index]) for index, label in enumerate(_age_labels(edges))
+        ],
     )
 
 
@@ -583,30 +599,24 @@ def _age_labels(edges: Sequence[int]) -> list[str]:
 
 def job_figures(session: Session, days: DateRange) -> JobFigures:
     """Jobs waiting or running now, and jobs that failed within ``days``."""
+    waiting = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
+    failed_in_range = and_(
+        JobRun.state == JobState.FAILED,
+        JobRun.finished_at >= day_start(days.first),
+        JobRun.finished_at < day_start(days.last + timedelta(days=1)),
+    )
     by_state = dict(
         session.execute(
             select(JobRun.state, func.count())
-            .where(
-                JobRun.state.in_([JobState.QUEUED, JobState.RUNNING, JobState.RETRYING])
-            )
+            .where(JobRun.state.in_(waiting) | failed_in_range)
             .group_by(JobRun.state)
         ).all()
-    )
-    failed = _count(
-        session,
-        select(func.count())
-        .select_from(JobRun)
-        .where(
-            JobRun.state == JobState.FAILED,
-            JobRun.finished_at >= day_start(days.first),
-            JobRun.finished_at < day_start(days.last + timedelta(days=1)),
-        ),
     )
     return JobFigures(
         queued=by_state.get(JobState.QUEUED, 0),
         running=by_state.get(JobState.RUNNING, 0),
         retrying=by_state.get(JobState.RETRYING, 0),
-        failed_in_range=failed,
+        failed_in_range=by_state.get(JobState.FAILED, 0),
     )
 
 
@@ -659,17 +669,16 @@ def build_dashboard(
 
 def headline_counts(session: Session) -> dict[str, int]:
     """Companies, and outbox messages in all and failed."""
+    outbox_total, outbox_failed = session.execute(
+        select(
+            func.count(),
+            func.sum(case((OutboxMessage.state == OutboxState.FAILED, 1), else_=0)),
+        ).select_from(OutboxMessage)
+    ).one()
     return {
         "companies": _count(session, select(func.count()).select_from(Company)),
-        "outbox_total": _count(
-            session, select(func.count()).select_from(OutboxMessage)
-        ),
-        "outbox_failed": _count(
-            session,
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.state == OutboxState.FAILED),
-        ),
+        "outbox_total": outbox_total,
+        "outbox_failed": int(outbox_failed or 0),
     }
 
 
