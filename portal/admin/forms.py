@@ -83,8 +83,8 @@ class AuditFilterForm(FlaskForm):
 
     actor = StringField("Actor", validators=[Optional(), Length(max=254)])
     # Choices: "Any" and the values in the log (set by the view).
-    action = SelectField("Action", choices=[SelectChoice("", "Any")])
-    target_type = SelectField("Target", choices=[SelectChoice("", "Any")])
+    action = SelectField("Action", choices=[SelectChoice("", "Any")], default="")
+    target_type = SelectField("Target", choices=[SelectChoice("", "Any")], default="")
     target_id = StringField("Target id", validators=[Optional(), Length(max=64)])
     start = DateField("From", validators=[Optional()])
     end = DateField("To", validators=[Optional()])

@@ -76,6 +76,7 @@ def test_audit_log_lists_newest_first(client, db, log):
     assert total == 5  # the four planted, and the admin's log-in
     assert "5 entries" in html
     assert "203.0.113.9" in html and "members " in html
+    assert "Not a valid" not in html
 
 
 @pytest.mark.parametrize(
@@ -90,12 +91,24 @@ def test_audit_log_lists_newest_first(client, db, log):
             ["member.suspended", "demo_data.requested"],
         ),
         ("actor=%25", []),  # a LIKE wildcard is matched literally
+        (
+            "action=&target_type=&actor=",
+            ["job.retried", "member.suspended", "demo_data.requested", "points.vested"],
+        ),
     ],
 )
 def test_audit_filters(client, log, query, expected):
     """Actor (part of the email, any case), action, target and dates narrow it."""
     html = client.get(f"/admin/audit?{query}").get_data(as_text=True)
     assert actions_shown(html) == expected
+    assert "Not a valid" not in html
+
+
+def test_unknown_action_is_refused_with_a_message(client, log):
+    """An action that is not in the log says so and is not applied."""
+    html = client.get("/admin/audit?action=nope").get_data(as_text=True)
+    assert "Not a valid choice." in html
+    assert len(actions_shown(html)) == 4
 
 
 def test_audit_filter_by_target_id(client, log):
