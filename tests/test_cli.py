@@ -142,7 +142,8 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
         output, _ = process.communicate(timeout=30)
     assert jobs is not None, output
     assert [(job["func_name"], job["cron"]) for job in jobs] == [
-        ("workers.jobs.start_scheduled_job", "7 * * * *")
+        ("workers.jobs.start_scheduled_job", "7 * * * *"),
+        ("workers.jobs.start_scheduled_job", "15 0 * * *"),  # the daily roll-up
     ]
     assert process.returncode == 0, output
 
