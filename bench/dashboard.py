@@ -353,7 +353,7 @@ def ensure_admin() -> None:
 
 def time_roll_up() -> float:
     started = time.perf_counter()
-    metrics.roll_up_daily_metrics(db.session, utcnow().date(), refresh_days=30)
+    metrics.roll_up_daily_metrics(db.session, utcnow(), refresh_days=30)
     db.session.commit()
     return time.perf_counter() - started
 

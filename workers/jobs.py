@@ -93,7 +93,7 @@ def roll_up_daily_metrics(run: JobRun, progress: Progress) -> dict[str, Any]:
     """Roll the finished days' dashboard figures up into ``daily_metrics``."""
     result = metrics.roll_up_daily_metrics(
         db.session,
-        today=utcnow().date(),
+        now=utcnow(),
         refresh_days=current_app.config["DAILY_ROLLUP_REFRESH_DAYS"],
     )
     return result.as_dict()

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 from portal.models import (
     Company,
     ContactState,
+    ContactStateCount,
     DailyMetric,
     EntryKind,
     EntryState,
@@ -66,7 +67,6 @@ from portal.models import (
     Unlock,
 )
 from portal.models.accounts import MemberStatus
-from portal.models.directory import Contact
 
 
 def day_start(day: date) -> datetime:
@@ -189,6 +189,11 @@ def rolled_up_through(session: Session) -> date | None:
     )
 
 
+# The points pending at the end of each rolled-up day.
+PENDING_STOCK = "points_pending"
+PENDING_FLOWS = ("points_pending_in", "points_pending_out")
+
+
 # Distinct members who logged in during a Monday-to-Sunday week, kept on the
 # week's Monday once the week is over (distinct counts do not add up by day).
 WEEKLY_ACTIVE = "members_active_week"
@@ -234,11 +239,14 @@ class RollUpResult:
 
 
 def roll_up_daily_metrics(
-    session: Session, today: date, refresh_days: int
+    session: Session, now: datetime, refresh_days: int
 ) -> RollUpResult:
     """Write every flow for each finished day (before ``today``) not yet rolled
-    up, and again for the last ``refresh_days`` days. Idempotent: a second run
-    the same day rewrites the same rows. Flushes; the caller commits."""
+    up, and again for the last ``refresh_days`` days; also the points pending
+    at the end of those days, the active members of finished weeks, and the
+    contact counters folded. Idempotent: a second run the same day rewrites
+    the same rows. Flushes; the caller commits."""
+    today = now.astimezone(UTC).date()
     last = rolled_up_through(session)
     if last is None:
         first = _earliest_day(session)
@@ -249,7 +257,8 @@ def roll_up_daily_metrics(
     final = today - timedelta(days=1)
     if first > final:
         return RollUpResult(None, None, 0)
-    counted = count_flows_live(session, day_start(first), day_start(today))
+    # Through now, not midnight: today's part is what the pending totals need.
+    counted = count_flows_live(session, day_start(first), now)
     session.execute(
         delete(DailyMetric).where(
             DailyMetric.day >= first,
@@ -267,9 +276,46 @@ def roll_up_daily_metrics(
             for name in FLOW_NAMES
         ],
     )
+    _roll_up_pending(session, first, final, today, counted)
     _roll_up_weeks(session, monday_of(first), monday_of(today) - timedelta(days=7))
+    fold_contact_state_counts(session)
     session.flush()
     return RollUpResult(first, final, len(days))
+
+
+def _roll_up_pending(
+    session: Session,
+    first: date,
+    final: date,
+    today: date,
+    counted: dict[str, dict[date, int]],
+) -> None:
+    """Write the points pending at the end of each day from ``first`` to
+    ``final``: those pending now, less what started waiting and plus what
+    vested since each day ended (``counted``: the flows from ``first`` to now)."""
+    running = pending_now_live(session)
+    ends: dict[date, int] = {}
+    day = today
+    while day >= first:
+        ends[day] = running
+        running -= counted["points_pending_in"].get(day, 0)
+        running += counted["points_pending_out"].get(day, 0)
+        day -= timedelta(days=1)
+    session.execute(
+        delete(DailyMetric).where(
+            DailyMetric.day >= first,
+            DailyMetric.day <= final,
+            DailyMetric.metric == PENDING_STOCK,
+        )
+    )
+    session.execute(
+        insert(DailyMetric),
+        [
+            {"day": day, "metric": PENDING_STOCK, "value": ends[day]}
+            for day in sorted(ends)
+            if day <= final
+        ],
+    )
 
 
 def _roll_up_weeks(session: Session, first: date, last: date) -> None:
@@ -458,13 +504,33 @@ def _count(session: Session, statement) -> int:
 
 
 def contacts_by_state(session: Session) -> list[tuple[ContactState, int]]:
-    """Every contact state with its count (zero included), in the enum's order."""
+    """Every contact state with its count (zero included), in the enum's order,
+    from the counters the contacts triggers keep."""
     counts = dict(
         session.execute(
-            select(Contact.state, func.count()).group_by(Contact.state)
+            select(
+                ContactStateCount.state, func.sum(ContactStateCount.contacts)
+            ).group_by(ContactStateCount.state)
         ).all()
     )
-    return [(state, counts.get(state, 0)) for state in ContactState]
+    return [(state, int(counts.get(state.value) or 0)) for state in ContactState]
+
+
+def fold_contact_state_counts(session: Session) -> None:
+    """Fold the contact counters into one row per state. Rows that writers
+    append meanwhile are left alone: only the rows deleted are summed."""
+    folded: dict[str, int] = defaultdict(int)
+    for state, contacts in session.execute(
+        delete(ContactStateCount).returning(
+            ContactStateCount.state, ContactStateCount.contacts
+        )
+    ).all():
+        folded[state] += contacts
+    if folded:
+        session.execute(
+            insert(ContactStateCount),
+            [{"state": state, "contacts": n} for state, n in sorted(folded.items())],
+        )
 
 
 def member_figures(
@@ -506,13 +572,35 @@ def member_figures(
     )
 
 
-def pending_now(session: Session) -> int:
-    """Points waiting to vest right now."""
+def pending_now_live(session: Session) -> int:
+    """Points waiting to vest right now, summed from the ledger."""
     return _count(
         session,
         select(func.sum(LedgerEntry.delta)).where(
             LedgerEntry.state == EntryState.PENDING
         ),
+    )
+
+
+def pending_now(
+    session: Session, through: date | None, flows: dict[str, dict[date, int]]
+) -> int:
+    """Points waiting to vest now: the total at the end of the last rolled-up
+    day plus what started waiting, less what vested, since (``flows`` must
+    hold the days after ``through``). Before any roll-up, the ledger's sum."""
+    stored = None
+    if through is not None:
+        stored = session.scalar(
+            select(DailyMetric.value).where(
+                DailyMetric.day == through, DailyMetric.metric == PENDING_STOCK
+            )
+        )
+    if stored is None:
+        return pending_now_live(session)
+    later = [day for name in PENDING_FLOWS for day in flows[name] if day > through]
+    return stored + sum(
+        flows["points_pending_in"].get(day, 0) - flows["points_pending_out"].get(day, 0)
+        for day in set(later)
     )
 
 
@@ -645,7 +733,7 @@ def build_dashboard(
         )
         for bucket in buckets
     ]
-    pending = pending_now(session)
+    pending = pending_now(session, through, flows)
     points = points_series(buckets, flows, pending, today)
     return Dashboard(
         range=days,

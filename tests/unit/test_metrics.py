@@ -149,7 +149,7 @@ def test_roll_up_equals_live_computation(db, planted):
     """After the roll-up the dashboard shows exactly what live counting gave,
     and each rolled-up day equals the live count of that day."""
     live = build(db)
-    result = metrics.roll_up_daily_metrics(db.session, NOW.date(), refresh_days=30)
+    result = metrics.roll_up_daily_metrics(db.session, NOW, refresh_days=30)
     db.session.commit()
     assert (result.first_day, result.last_day) == (date(2026, 1, 1), date(2026, 6, 16))
     rolled = build(db)
@@ -163,25 +163,32 @@ def test_roll_up_equals_live_computation(db, planted):
     weeks = metrics.count_active_weeks_live(
         db.session, metrics.day_start(date(2025, 12, 29)), NOW
     )
+    pending = {row.day: row.pending for row in live.points}
     for day, name, value in rolled_rows(db):
         if name == metrics.WEEKLY_ACTIVE:
             assert weeks.get(day, 0) == value, (day, name)
+        elif name == metrics.PENDING_STOCK:
+            assert pending.get(day, value) == value, (day, name)
         else:
             assert counted[name].get(day, 0) == value, (day, name)
+    stored_pending = {d: v for d, n, v in rolled_rows(db) if n == metrics.PENDING_STOCK}
+    assert stored_pending[date(2026, 6, 8)] == 5
+    assert stored_pending[date(2026, 6, 16)] == 5
 
 
 def test_roll_up_is_idempotent(db, planted):
     """Running the roll-up twice the same day leaves the same rows."""
-    metrics.roll_up_daily_metrics(db.session, NOW.date(), refresh_days=30)
+    metrics.roll_up_daily_metrics(db.session, NOW, refresh_days=30)
     db.session.commit()
     first = rolled_rows(db)
-    again = metrics.roll_up_daily_metrics(db.session, NOW.date(), refresh_days=30)
+    again = metrics.roll_up_daily_metrics(db.session, NOW, refresh_days=30)
     db.session.commit()
     assert rolled_rows(db) == first
     assert (again.first_day, again.last_day) == (date(2026, 5, 18), date(2026, 6, 16))
-    # Each day from 1 January to 16 June; each finished week from the one
+    # Each day from 1 January to 16 June (the flows and the pending total);
+    # each finished week from the one
     # holding 1 January (Monday 29 December) to the week of 8 June.
-    assert len(first) == 167 * len(metrics.FLOW_NAMES) + 24
+    assert len(first) == 167 * (len(metrics.FLOW_NAMES) + 1) + 24
     weekly = sorted(day for day, name, _ in first if name == metrics.WEEKLY_ACTIVE)
     assert (weekly[0], weekly[-1]) == (date(2025, 12, 29), date(2026, 6, 8))
 
@@ -190,7 +197,7 @@ def test_roll_up_next_day_takes_in_a_late_void(db, planted, frozen):
     """A pending entry voided after its day was rolled up leaves the issued and
     pending figures of that day at the next run, which equal live again
     (until then the rolled-up day still holds it)."""
-    metrics.roll_up_daily_metrics(db.session, NOW.date(), refresh_days=30)
+    metrics.roll_up_daily_metrics(db.session, NOW, refresh_days=30)
     db.session.commit()
     ledger.void(db.session, planted.entries["e2"])
     db.session.commit()
@@ -198,7 +205,7 @@ def test_roll_up_next_day_takes_in_a_late_void(db, planted, frozen):
     tomorrow = NOW + timedelta(days=1)
     before = build(db, now=tomorrow)
     assert before.rolled_up_through == date(2026, 6, 16)
-    metrics.roll_up_daily_metrics(db.session, tomorrow.date(), refresh_days=30)
+    metrics.roll_up_daily_metrics(db.session, tomorrow, refresh_days=30)
     db.session.commit()
     after = build(db, now=tomorrow)
     assert after.rolled_up_through == date(2026, 6, 17)
@@ -231,7 +238,7 @@ def test_long_ranges_group_the_daily_charts_by_week(db, planted):
 
 def test_roll_up_of_an_empty_database_writes_nothing(db, frozen):
     """With no data at all there is nothing to roll up, and no error."""
-    result = metrics.roll_up_daily_metrics(db.session, NOW.date(), refresh_days=30)
+    result = metrics.roll_up_daily_metrics(db.session, NOW, refresh_days=30)
     assert result.days == 0
     assert db.session.scalar(select(func.count()).select_from(DailyMetric)) == 0
 

@@ -132,7 +132,7 @@ def test_figures_are_the_same_after_the_roll_up(admin_client, db):
 
     url = "/admin?start=2026-06-08&end=2026-06-17"
     before = admin_client.get(url).get_data(as_text=True)
-    metrics.roll_up_daily_metrics(db.session, NOW.date(), refresh_days=30)
+    metrics.roll_up_daily_metrics(db.session, NOW, refresh_days=30)
     db.session.commit()
     after = admin_client.get(url).get_data(as_text=True)
     assert "come from the daily roll-up" in after
