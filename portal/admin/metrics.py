@@ -19,8 +19,12 @@ Voided entries count nowhere: a voided contribution's points were never
 issued. A void can come after its day was rolled up, so each run of the job
 recomputes the last ``refresh_days`` days as well as the new ones.
 
-Stocks (contacts by state, the moderation backlog, jobs) are counted live:
-they are current states, read through indexes.
+Stocks: the points pending at the end of each rolled-up day are rolled up
+too (``points_pending``), so "pending now" is the last one plus the live days'
+flows; active members per finished week (``members_active_week``, on its
+Monday) likewise, this week counted live. Contacts by state come from the
+counters that triggers keep (``contact_state_counts``); the moderation
+backlog and the jobs are small and counted live through indexes.
 """
 
 from __future__ import annotations
