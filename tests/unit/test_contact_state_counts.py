@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select, update
 
 from portal.admin import metrics
-from portal.dialects import bulk_writer
 from portal.models import Contact, ContactState, ContactStateCount
+from tests.factories import bulk_insert_contacts
 
 
 def counted(db) -> dict[ContactState, int]:
@@ -52,29 +52,22 @@ def test_counters_follow_bulk_loads_and_set_based_sql(db, make_company):
     """A bulk load (COPY on PostgreSQL) and one UPDATE or DELETE of many rows
     are counted too."""
     company = make_company()
-    with db.engine.connect() as conn:
-        writer = bulk_writer(conn)
-        stamp = writer.timestamp(1_780_000_000)
-        rows = [
-            ("Ann", f"Bulk{n}", "Buyer", company.id, f"ann{n}@{company.domain}")
-            + ("held" if n % 3 == 0 else "active", stamp, stamp)
+    bulk_insert_contacts(
+        db,
+        [
+            {
+                "first_name": "Ann",
+                "last_name": f"Bulk{n}",
+                "title": "Buyer",
+                "company_id": company.id,
+                "email": f"ann{n}@{company.domain}",
+                "state": "held" if n % 3 == 0 else "active",
+                "created_at": 1_780_000_000,
+                "updated_at": 1_780_000_000,
+            }
             for n in range(300)
-        ]
-        with conn.begin():
-            writer.insert(
-                "contacts",
-                (
-                    "first_name",
-                    "last_name",
-                    "title",
-                    "company_id",
-                    "email",
-                    "state",
-                    "created_at",
-                    "updated_at",
-                ),
-                rows,
-            )
+        ],
+    )
     assert kept(db) == counted(db)
     assert kept(db)[ContactState.HELD] == 100
     db.session.execute(
