@@ -171,12 +171,25 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             "expire_purchased_points": env_str(
                 "EXPIRE_PURCHASED_POINTS_CRON", "45 0 * * *"
             ),
+            "roll_up_daily_metrics": env_str("DAILY_ROLLUP_CRON", "5 0 * * *"),
         },
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.
         "RECONCILE_GRACE_SECONDS": env_int("RECONCILE_GRACE_SECONDS", 120),
         # `portal dev` restarts a child that died after 1 s, 2 s, 4 s... up to this.
         "DEV_RESTART_MAX_DELAY_SECONDS": env_int("DEV_RESTART_MAX_DELAY_SECONDS", 30),
+        # The admin dashboard (portal/admin/metrics.py).
+        "DASHBOARD_DEFAULT_DAYS": env_int("DASHBOARD_DEFAULT_DAYS", 30),
+        "DASHBOARD_MAX_DAYS": env_int("DASHBOARD_MAX_DAYS", 366),
+        # Longer ranges show the per-day charts by week.
+        "DASHBOARD_DAILY_MAX_DAYS": env_int("DASHBOARD_DAILY_MAX_DAYS", 92),
+        # "Active members": logged in within this many days.
+        "ACTIVE_MEMBER_DAYS": env_int("ACTIVE_MEMBER_DAYS", 30),
+        # Each roll-up recomputes this many finished days, so a void that comes
+        # later (a contribution upheld as bad) reaches the figures of its day.
+        "DAILY_ROLLUP_REFRESH_DAYS": env_int("DAILY_ROLLUP_REFRESH_DAYS", 30),
+        # Age buckets (days) of the moderation backlog chart.
+        "DASHBOARD_BACKLOG_AGE_DAYS": [1, 3, 7, 14],
         "PAGE_SIZE": env_int("PAGE_SIZE", 25),
         "SIGNUP_GRANT_POINTS": env_int("SIGNUP_GRANT_POINTS", 20),
         # The points economy (SPEC section 3).

@@ -33,6 +33,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "reconcile_runs": ("workers.jobs.reconcile_runs", "high"),
     "grant_allowances": ("workers.jobs.grant_allowances", "low"),
     "expire_purchased_points": ("workers.jobs.expire_purchased_points", "low"),
+    "roll_up_daily_metrics": ("workers.jobs.roll_up_daily_metrics", "low"),
 }
 
 

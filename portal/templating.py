@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from flask import Flask, request
@@ -56,6 +56,21 @@ def format_date(value: datetime | None) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def format_day(value: date) -> str:
+    """ "2 Nov 2026", for a calendar day."""
+    return f"{value.day} {value:%b %Y}"
+
+
+def format_duration(value: timedelta) -> str:
+    """ "3 days 4 hours", "5 hours", "12 minutes": the two largest units."""
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+    shown = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n][:2]
+    return " ".join(shown) or "under a minute"
+
+
 def format_relative(value: datetime | None) -> str:
     """'3 weeks ago' style, for freshness labels."""
     if value is None:
@@ -93,6 +108,8 @@ def format_money(amount: Decimal | int, currency: str) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["day"] = format_day
+    app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["mask_email"] = mask_email
     app.jinja_env.filters["relative"] = format_relative
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}"

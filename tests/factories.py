@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 from portal.auth.services import hash_password
+from portal.dialects import bulk_writer
 from portal.mail import send_email
 from portal.models import (
     Company,
@@ -132,3 +133,20 @@ class Factories:
         message = send_email(to_address, "Welcome to Tessera", "Hello.", kind=kind)
         self.db.session.commit()
         return message
+
+
+def bulk_insert_contacts(db, rows: list[dict[str, Any]]) -> None:
+    """Insert contact rows (column -> value; timestamps as epoch seconds)
+    through the bulk writer (COPY on PostgreSQL), as big loads write them."""
+    columns = tuple(rows[0])
+    with db.engine.connect() as conn:
+        writer = bulk_writer(conn)
+        stamped = [
+            tuple(
+                writer.timestamp(value) if name.endswith("_at") else value
+                for name, value in row.items()
+            )
+            for row in rows
+        ]
+        with conn.begin():
+            writer.insert("contacts", columns, stamped)

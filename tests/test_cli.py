@@ -165,6 +165,7 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
         ("workers.jobs.start_scheduled_job", "*/5 * * * *"),
         ("workers.jobs.start_scheduled_job", "15 0 * * *"),
         ("workers.jobs.start_scheduled_job", "45 0 * * *"),
+        ("workers.jobs.start_scheduled_job", "5 0 * * *"),  # the daily roll-up
         ("workers.jobs.start_scheduled_job", "7 * * * *"),
     ]
     assert process.returncode == 0, output

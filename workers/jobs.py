@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 
 from portal import demo, mail, queue
+from portal.admin import metrics
 from portal.audit import record_audit
 from portal.billing import allowances, expiry
 from portal.billing.rules import BillingRules
@@ -136,6 +137,17 @@ def expire_purchased_points(run: JobRun, progress: Progress) -> dict[str, Any]:
     }
     record_audit("billing.points_expired", actor=None, target=run, details=summary)
     return summary
+
+
+@tracked_job
+def roll_up_daily_metrics(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Roll the finished days' dashboard figures up into ``daily_metrics``."""
+    result = metrics.roll_up_daily_metrics(
+        db.session,
+        now=utcnow(),
+        refresh_days=current_app.config["DAILY_ROLLUP_REFRESH_DAYS"],
+    )
+    return result.as_dict()
 
 
 def start_scheduled_job(kind: str) -> int:

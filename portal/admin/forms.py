@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from flask_wtf import FlaskForm
-from wtforms import IntegerField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from portal.admin.metrics import DateRange
 
 MAX_DEMO_CONTACTS = 1_000_000
 
@@ -30,3 +41,54 @@ class DemoDataForm(FlaskForm):
             NumberRange(min=0, max=2**31 - 1, message="Use a whole number from 0."),
         ],
     )
+
+
+class DateRangeForm(FlaskForm):
+    """The dashboard's date range (query string; nothing to protect from CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+
+    def resolve(self, today: date, default_days: int, max_days: int) -> DateRange:
+        """The range asked for, checked; missing ends are filled in from today
+        and the default span. Call after ``validate``: with errors the default
+        range is returned."""
+        default = DateRange(today - timedelta(days=default_days - 1), today)
+        if self.errors:
+            return default
+        end = self.end.data or today
+        start = self.start.data or end - timedelta(days=default_days - 1)
+        if end > today:
+            self.end.errors = [*self.end.errors, "Choose a day no later than today."]
+        elif start > end:
+            self.start.errors = [*self.start.errors, "Start on or before the end."]
+        elif (end - start).days + 1 > max_days:
+            self.start.errors = [
+                *self.start.errors,
+                f"Choose a range of at most {max_days} days.",
+            ]
+        else:
+            return DateRange(start, end)
+        return default
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters (query string)."""
+
+    class Meta:
+        csrf = False
+
+    actor = StringField("Actor", validators=[Optional(), Length(max=254)])
+    # Choices: "Any" and the values in the log (set by the view).
+    action = SelectField("Action", choices=[SelectChoice("", "Any")], default="")
+    target_type = SelectField("Target", choices=[SelectChoice("", "Any")], default="")
+    target_id = StringField("Target id", validators=[Optional(), Length(max=64)])
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+
+    def validate_end(self, field) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("End on or after the start.")

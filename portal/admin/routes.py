@@ -1,25 +1,38 @@
-"""The admin area: dashboard, demo data, background jobs, outbox."""
+"""The admin area: dashboard, demo data, background jobs, outbox, audit log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    url_for,
+)
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from portal import queue
-from portal.admin.forms import DemoDataForm
-from portal.audit import record_audit
-from portal.authz import admin_required
-from portal.extensions import db
-from portal.models import (
-    Company,
-    Contact,
-    JobRun,
-    JobState,
-    Member,
-    OutboxMessage,
-    OutboxState,
+from portal.admin import metrics
+from portal.admin.forms import AuditFilterForm, DateRangeForm, DemoDataForm
+from portal.audit import (
+    AUDIT_CSV_HEADER,
+    AuditFilter,
+    audit_csv_rows,
+    audit_entries,
+    audit_vocabulary,
+    record_audit,
 )
+from portal.authz import admin_required
+from portal.csvfiles import iter_csv
+from portal.extensions import db
+from portal.models import JobRun, JobState, OutboxMessage, OutboxState
 from portal.models.base import utcnow
 from portal.pagination import paginate
 from portal.rendering import render
@@ -33,46 +46,41 @@ def _admins_only():
     """Every admin route is for admins only (403 for others)."""
 
 
-def _count(model, *criteria) -> int:
-    return (
-        db.session.scalar(select(func.count()).select_from(model).where(*criteria)) or 0
+def _dashboard_context(**context) -> dict:
+    """What the dashboard page shows: the figures for the asked date range (the
+    default range, with the form's errors, when the range is not valid)."""
+    config = current_app.config
+    now = utcnow()
+    range_form = DateRangeForm(request.args)
+    range_form.validate()
+    days = range_form.resolve(
+        now.date(), config["DASHBOARD_DEFAULT_DAYS"], config["DASHBOARD_MAX_DAYS"]
     )
-
-
-def _dashboard_figures() -> dict:
-    contacts_by_state = dict(
-        db.session.execute(
-            select(Contact.state, func.count()).group_by(Contact.state)
-        ).all()
+    context.setdefault("form", DemoDataForm())
+    context.setdefault(
+        "recent_jobs",
+        db.session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(5)).all(),
     )
     return {
-        "members": _count(Member),
-        "companies": _count(Company),
-        "contacts": sum(contacts_by_state.values()),
-        "contacts_by_state": contacts_by_state,
-        "jobs_queued": _count(
-            JobRun,
-            JobRun.state.in_([JobState.QUEUED, JobState.RUNNING, JobState.RETRYING]),
+        "dashboard": metrics.build_dashboard(
+            db.session,
+            days,
+            now,
+            backlog_age_edges=config["DASHBOARD_BACKLOG_AGE_DAYS"],
+            daily_max_days=config["DASHBOARD_DAILY_MAX_DAYS"],
+            active_days=config["ACTIVE_MEMBER_DAYS"],
         ),
-        "jobs_failed": _count(JobRun, JobRun.state == JobState.FAILED),
-        "outbox_failed": _count(
-            OutboxMessage, OutboxMessage.state == OutboxState.FAILED
-        ),
-        "outbox_total": _count(OutboxMessage),
+        "headline": metrics.headline_counts(db.session),
+        "range_form": range_form,
+        "presets": metrics.range_presets(now.date(), config["DASHBOARD_MAX_DAYS"]),
+        **context,
     }
 
 
 @bp.get("")
 def dashboard():
-    recent_jobs = db.session.scalars(
-        select(JobRun).order_by(JobRun.id.desc()).limit(5)
-    ).all()
     return render(
-        "admin/dashboard.html",
-        "admin/dashboard.html",
-        figures=_dashboard_figures(),
-        form=DemoDataForm(),
-        recent_jobs=recent_jobs,
+        "admin/dashboard.html", "admin/_dashboard_figures.html", **_dashboard_context()
     )
 
 
@@ -84,9 +92,7 @@ def generate_demo_data():
             "admin/dashboard.html",
             "admin/_demo_data_form.html",
             status=422,
-            figures=_dashboard_figures(),
-            form=form,
-            recent_jobs=[],
+            **_dashboard_context(form=form),
         )
     params = {"contacts": form.contacts.data, "seed": form.seed.data}
     run = queue.start_job("seed_demo_data", params=params, created_by=current_user)
@@ -102,9 +108,7 @@ def generate_demo_data():
         "admin/dashboard.html",
         "admin/_demo_data_started.html",
         status=202,
-        figures=_dashboard_figures(),
-        form=DemoDataForm(formdata=None),
-        recent_jobs=[run],
+        **_dashboard_context(form=DemoDataForm(formdata=None), recent_jobs=[run]),
         run=run,
     )
 
@@ -174,3 +178,58 @@ def outbox_message(message_id: int):
     return render(
         "admin/outbox_message.html", "admin/outbox_message.html", message=message
     )
+
+
+def _audit_filter_form() -> tuple[AuditFilterForm, AuditFilter]:
+    """The audit filters from the query string; invalid ones are left out and
+    their errors shown."""
+    form = AuditFilterForm(request.args)
+    actions, target_types = audit_vocabulary(db.session)
+    any_value = SelectChoice("", "Any")
+    form.action.choices = [any_value, *map(SelectChoice, actions)]
+    form.target_type.choices = [any_value, *map(SelectChoice, target_types)]
+    form.validate()
+
+    def valid(field):
+        return None if field.errors else (field.data or None)
+
+    start, end = valid(form.start), valid(form.end)
+    return form, AuditFilter(
+        actor=valid(form.actor),
+        action=valid(form.action),
+        target_type=valid(form.target_type),
+        target_id=valid(form.target_id),
+        start=metrics.day_start(start) if start else None,
+        end=metrics.day_start(end + timedelta(days=1)) if end else None,
+    )
+
+
+@bp.get("/audit")
+def audit():
+    form, filters = _audit_filter_form()
+    page = paginate(audit_entries(filters), request.args.get("page"))
+    return render(
+        "admin/audit.html",
+        "admin/_audit_table.html",
+        page=page,
+        form=form,
+        query={name: value for name, value in request.args.items() if name != "page"},
+    )
+
+
+@bp.get("/audit/export")
+def export_audit():
+    """The filtered audit log as CSV, every cell formula-escaped."""
+    _form, filters = _audit_filter_form()
+    entries = db.session.scalars(
+        audit_entries(filters).execution_options(yield_per=1000)
+    )
+    # Built here, inside the request's session, as the other CSV downloads are.
+    response = Response(
+        "".join(iter_csv(AUDIT_CSV_HEADER, audit_csv_rows(entries))),
+        mimetype="text/csv",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="tessera-audit-{utcnow():%Y%m%d-%H%M%S}.csv"'
+    )
+    return response

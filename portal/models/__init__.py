@@ -25,6 +25,7 @@ from portal.models.contributions import (
 from portal.models.directory import Company, CompanyDomain, Contact, ContactState
 from portal.models.jobs import JobRun, JobState
 from portal.models.ledger import EntryKind, EntryState, LedgerEntry, PointBalance
+from portal.models.metrics import ContactStateCount, DailyMetric
 from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.privacy import SuppressionEntry
@@ -41,6 +42,8 @@ from portal.models.tokens import OneTimeToken
 __all__ = [
     "AuditEntry",
     "Company",
+    "ContactStateCount",
+    "DailyMetric",
     "Disclosure",
     "DisclosureChannel",
     "CompanyDomain",

@@ -77,7 +77,9 @@ class Member(UserMixin, db.Model):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True
+    )
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the member followed the emailed verification link (or an operator
     # created the account); until then they may not contribute or reveal.
@@ -115,7 +117,9 @@ class MemberSession(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True
+    )
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     member: Mapped[Member] = relationship()

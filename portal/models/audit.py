@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, event
+from sqlalchemy import JSON, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -28,6 +28,8 @@ class AuditEntry(db.Model):
     target_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
+
+    __table_args__ = (Index("ix_audit_entries_target", "target_type", "target_id"),)
 
 
 class AppendOnlyError(RuntimeError):

@@ -79,7 +79,9 @@ class Revision(db.Model):
     # A keyed hash of the contributor's IP (never the IP itself): tells a
     # confirmation from the same place apart from an independent one.
     ip_hash: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True
+    )
 
     member = relationship("Member")
 

@@ -49,8 +49,11 @@ class LedgerEntry(db.Model):
     # Unique: retrying the same movement can never write it twice.
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     note: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    vested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Both indexed for the admin dashboard's per-day figures (portal/admin/metrics).
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True
+    )
+    vested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     __table_args__ = (
         Index("ix_ledger_entries_member_created", "member_id", "created_at"),

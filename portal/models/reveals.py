@@ -24,7 +24,9 @@ class Unlock(db.Model):
         ForeignKey("contacts.id", ondelete="CASCADE")
     )
     cost: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True
+    )
 
     __table_args__ = (
         UniqueConstraint("member_id", "contact_id"),

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from portal.demo import generate_demo_data
-from portal.dialects import bulk_writer
 from portal.models import (
     Company,
     Contact,
@@ -27,6 +26,7 @@ from portal.search.services import (
     words_of,
 )
 from portal.textfold import fold
+from tests.factories import bulk_insert_contacts
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -304,33 +304,24 @@ def test_count_beyond_the_limit_is_a_lower_bound(db, make_company, extra):
     freshness index is walked)."""
     company = make_company(name="Bulk Holdings", domain="bulk.example")
     db.session.commit()
-    with db.engine.connect() as conn:
-        writer = bulk_writer(conn)
-        rows = []
-        for n in range(RERANK_LIMIT + extra):
-            stamp = writer.timestamp(int(NOW.timestamp()) - 3600 * n)
-            # The exact matches ("Leo") are not the freshest, nor together.
-            last = "Leo" if n % 3 == 1 else "Lee"
-            rows.append(
-                ("Pat", last, "Analyst", company.id, f"pat{n}@bulk.example")
-                + ("active", stamp, stamp, stamp)
-            )
-        with conn.begin():
-            writer.insert(
-                "contacts",
-                (
-                    "first_name",
-                    "last_name",
-                    "title",
-                    "company_id",
-                    "email",
-                    "state",
-                    "last_confirmed_at",
-                    "created_at",
-                    "updated_at",
-                ),
-                rows,
-            )
+    rows = []
+    for n in range(RERANK_LIMIT + extra):
+        stamp = int(NOW.timestamp()) - 3600 * n
+        # The exact matches ("Leo") are not the freshest, nor together.
+        rows.append(
+            {
+                "first_name": "Pat",
+                "last_name": "Leo" if n % 3 == 1 else "Lee",
+                "title": "Analyst",
+                "company_id": company.id,
+                "email": f"pat{n}@bulk.example",
+                "state": "active",
+                "last_confirmed_at": stamp,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    bulk_insert_contacts(db, rows)
     results = results_for(db, "pat leo")
     assert results.total_is_lower_bound
     assert results.count_label == "1,000+ results"

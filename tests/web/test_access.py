@@ -199,6 +199,8 @@ ACCESS: dict[str, Route] = {
     "admin.retry_job": _admins("POST", values=_failed_job_run),
     "admin.outbox": _admins("GET"),
     "admin.outbox_message": _admins("GET", values=_outbox_message),
+    "admin.audit": _admins("GET"),
+    "admin.export_audit": _admins("GET"),
     "admin.cancel_job": _admins("POST", values=_running_job_run),
     # A verification link works for whoever holds it, signed in or not.
     "auth.verify_email": _everyone("GET", values=_verification_link),
