@@ -18,7 +18,9 @@ PROCESSES = 6
 def _start_process(config: dict) -> None:
     global _app
     from portal import create_app
+    from tests.clock import start_shifted_clock
 
+    start_shifted_clock()  # the same date as the test that spawned it
     _app = create_app(config)
 
 
@@ -29,7 +31,9 @@ def _pay(args: tuple[int, float]) -> str:
     from portal.models.base import utcnow
 
     invoice_id, start_at = args
-    time.sleep(max(0.0, start_at - time.time()))  # everyone starts together
+    # The monotonic clock is the machine's, shared by every process and never
+    # shifted by the test clock (time.time() is: the processes would wait a year).
+    time.sleep(max(0.0, start_at - time.monotonic()))  # everyone starts together
     with _app.app_context():
         provider = ManualInvoiceProvider(BillingRules.from_config(_app.config))
         try:
@@ -53,7 +57,7 @@ def test_an_invoice_paid_concurrently_is_credited_once(app_config, db, make_memb
         PROCESSES, initializer=_start_process, initargs=(app_config,)
     ) as pool:
         pool.map(time.sleep, [0.1] * PROCESSES)  # every process has started
-        start_at = time.time() + 1.0
+        start_at = time.monotonic() + 1.0
         results = pool.map(_pay, [(invoice_id, start_at)] * PROCESSES)
     assert sorted(results) == ["already paid"] * (PROCESSES - 1) + ["paid"]
     db.session.expire_all()
