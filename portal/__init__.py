@@ -195,6 +195,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.contacts.routes import bp as contacts_bp
     from portal.jobs.routes import bp as jobs_bp
     from portal.main.routes import bp as main_bp
+    from portal.org.routes import bp as org_bp
     from portal.points.routes import bp as points_bp
     from portal.search.routes import bp as search_bp
 
@@ -209,6 +210,7 @@ def _register_blueprints(app: Flask) -> None:
         points_bp,
         admin_bp,
         billing_bp,
+        org_bp,
         jobs_bp,
     ):
         app.register_blueprint(blueprint)

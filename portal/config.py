@@ -143,6 +143,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # which a client can set to anything.
         "PUBLIC_URL": env_str("PUBLIC_URL", "http://127.0.0.1:5000"),
         "EMAIL_VERIFICATION_HOURS": env_int("EMAIL_VERIFICATION_HOURS", 48),
+        # How long an org admin's emailed invitation stays valid.
+        "ORG_INVITATION_DAYS": env_int("ORG_INVITATION_DAYS", 7),
         "VERIFY_RESEND_LIMIT": env_str("VERIFY_RESEND_LIMIT", "3 per hour"),
         "MAIL_SERVER": env_str("MAIL_SERVER"),
         "MAIL_PORT": env_int("MAIL_PORT", 25),

@@ -18,6 +18,8 @@ class NavItem:
     endpoint: str
     label: str
     roles: tuple[Role, ...] = ()  # empty: every logged-in member
+    # Shown only to members who belong to an organisation.
+    needs_organisation: bool = False
 
 
 NAVIGATION = (
@@ -28,6 +30,7 @@ NAVIGATION = (
     NavItem("companies.index", "Companies"),
     NavItem("points.overview", "Points"),
     NavItem("account.profile", "Profile"),
+    NavItem("org.overview", "Organisation", (Role.ORG_ADMIN,), needs_organisation=True),
     NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),
 )
 
@@ -38,7 +41,8 @@ def navigation() -> list[NavItem]:
     return [
         item
         for item in NAVIGATION
-        if not item.roles or current_user.has_role(*item.roles)
+        if (not item.roles or current_user.has_role(*item.roles))
+        and (not item.needs_organisation or current_user.organisation_id is not None)
     ]
 
 

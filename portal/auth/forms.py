@@ -31,19 +31,27 @@ def _password_field(label: str) -> PasswordField:
     )
 
 
-class RegisterForm(FlaskForm):
-    email = EmailField(
-        "Work email",
+def email_address_field(
+    label: str, missing: str = "Enter your email address.", autocomplete: str = "email"
+) -> EmailField:
+    """An email field that must hold a well-formed address (registration,
+    invitations); the same messages wherever one is asked for."""
+    return EmailField(
+        label,
         validators=[
-            DataRequired("Enter your email address."),
+            DataRequired(missing),
             Length(max=254, message="That email address is too long."),
             Email(
                 "Enter an email address like name@company.com.",
                 check_deliverability=False,
             ),
         ],
-        render_kw={"autocomplete": "email"},
+        render_kw={"autocomplete": autocomplete},
     )
+
+
+class RegisterForm(FlaskForm):
+    email = email_address_field("Work email")
     display_name = StringField(
         "Your name",
         validators=[

@@ -1,6 +1,13 @@
 """The SQLAlchemy models. Import from here; each area's models live beside it."""
 
-from portal.models.accounts import Member, MemberSession, Organisation, Role
+from portal.models.accounts import (
+    InvitationState,
+    Member,
+    MemberSession,
+    Organisation,
+    OrganisationInvitation,
+    Role,
+)
 from portal.models.audit import AuditEntry
 from portal.models.billing import (
     Invoice,
@@ -69,10 +76,12 @@ __all__ = [
     "JobState",
     "LedgerEntry",
     "LookupChannel",
+    "InvitationState",
     "Member",
     "MemberSession",
     "OneTimeToken",
     "Organisation",
+    "OrganisationInvitation",
     "OutboxMessage",
     "OutboxState",
     "PointBalance",

@@ -123,3 +123,46 @@ class MemberSession(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     member: Mapped[Member] = relationship()
+
+
+class InvitationState(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+
+
+class OrganisationInvitation(db.Model):
+    """An org admin's invitation for an email address to join the organisation.
+
+    The emailed link is a one-time token (``portal.tokens``, purpose
+    ``org_invitation``, subject ``invitation:<id>``); this row is what the org
+    admin sees: who was invited, by whom, and what became of it.
+    """
+
+    __tablename__ = "organisation_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    # ``account_email_key(email)``: compared with the accepting member's.
+    email_key: Mapped[str] = mapped_column(String(254), index=True)
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    state: Mapped[InvitationState] = mapped_column(
+        text_enum(InvitationState, "invitation_state"), default=InvitationState.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+    invited_by: Mapped[Member | None] = relationship(foreign_keys=[invited_by_id])
+
+    def is_open(self, now: datetime) -> bool:
+        return self.state == InvitationState.PENDING and self.expires_at > now

@@ -23,10 +23,11 @@ from sqlalchemy import select
 
 from portal import create_app
 from portal.auth.services import start_email_verification
-from portal.billing.invoices import LineInput, create_invoice
+from portal.billing.invoices import LineInput, create_invoice, issue_invoice
 from portal.billing.rules import BillingRules
 from portal.models import ContactState, JobRun, Member, Organisation
 from portal.models.base import utcnow
+from portal.org import services as org_services
 from tests.conftest import csrf_token_from
 from tests.factories import Factories
 
@@ -66,6 +67,7 @@ class Access:
 PUBLIC = Access(frozenset(ROLES))
 SIGNED_IN = Access(SIGNED_IN_ROLES)
 ADMINS = Access(frozenset({"admin"}))
+ORG_ADMINS = Access(frozenset({"org_admin", "admin"}))
 # For objects that are not the member's own: those outside never learn they exist.
 STAFF_ELSE_404 = Access(frozenset({"moderator", "admin"}), others=NOT_FOUND)
 ADMINS_ELSE_404 = Access(frozenset({"admin"}), others=NOT_FOUND)
@@ -127,6 +129,69 @@ def _member(factories, me, someone_else) -> dict[str, Any]:
     return {"member_id": someone_else.id}
 
 
+def _in_my_organisation(factories, me, someone_else) -> Organisation:
+    """An organisation with the signed-in member (if any) and ``someone_else``."""
+    organisation = Organisation(name="Contoso")
+    session = factories.db.session
+    session.add(organisation)
+    session.flush()
+    for member in (me, someone_else):
+        if member is not None:
+            member.organisation_id = organisation.id
+    session.commit()
+    return organisation
+
+
+def _my_organisation(factories, me, someone_else) -> dict[str, Any]:
+    _in_my_organisation(factories, me, someone_else)
+    return {}
+
+
+def _my_organisations_member(factories, me, someone_else) -> dict[str, Any]:
+    _in_my_organisation(factories, me, someone_else)
+    return {"member_id": someone_else.id}
+
+
+def _my_organisations_invitation(factories, me, someone_else) -> dict[str, Any]:
+    organisation = _in_my_organisation(factories, me, someone_else)
+    session = factories.db.session
+    invitation, _token = org_services.invite(
+        session,
+        organisation,
+        "new@contoso.example",
+        inviter=someone_else,
+        lifetime=timedelta(days=7),
+        now=utcnow(),
+    )
+    session.commit()
+    return {"invitation_id": invitation.id}
+
+
+def _my_organisations_invoice(factories, me, someone_else) -> dict[str, Any]:
+    organisation = _in_my_organisation(factories, me, someone_else)
+    return {
+        "invoice_id": _invoice(factories, issued=True, organisation=organisation).id
+    }
+
+
+def _invitation_for_me(factories, me, someone_else) -> dict[str, Any]:
+    """A link inviting the signed-in member (a visitor: someone else)."""
+    organisation = Organisation(name="Fabrikam")
+    session = factories.db.session
+    session.add(organisation)
+    session.flush()
+    _invitation, token = org_services.invite(
+        session,
+        organisation,
+        (me or someone_else).email,
+        inviter=someone_else,
+        lifetime=timedelta(days=7),
+        now=utcnow(),
+    )
+    session.commit()
+    return {"token": token}
+
+
 def _organisation(factories, me, someone_else) -> dict[str, Any]:
     organisation = Organisation(name="Northwind Traders")
     factories.db.session.add(organisation)
@@ -134,7 +199,7 @@ def _organisation(factories, me, someone_else) -> dict[str, Any]:
     return {"organisation_id": organisation.id}
 
 
-def _draft_invoice(factories, me, someone_else) -> dict[str, Any]:
+def _invoice(factories, *, issued: bool = False, **recipient):
     session = factories.db.session
     invoice = create_invoice(
         session,
@@ -142,10 +207,16 @@ def _draft_invoice(factories, me, someone_else) -> dict[str, Any]:
         currency="EUR",
         rules=BillingRules(),
         now=utcnow(),
-        member=someone_else,
+        **recipient,
     )
+    if issued:
+        issue_invoice(session, invoice, now=utcnow(), rules=BillingRules())
     session.commit()
-    return {"invoice_id": invoice.id}
+    return invoice
+
+
+def _draft_invoice(factories, me, someone_else) -> dict[str, Any]:
+    return {"invoice_id": _invoice(factories, member=someone_else).id}
 
 
 @dataclass(frozen=True)
@@ -166,6 +237,10 @@ def _signed_in(*methods: str, values: Values = _no_values) -> Route:
 
 def _admins(*methods: str, values: Values = _no_values) -> Route:
     return Route(dict.fromkeys(methods, ADMINS), values)
+
+
+def _org_admins(*methods: str, values: Values = _no_values) -> Route:
+    return Route(dict.fromkeys(methods, ORG_ADMINS), values)
 
 
 # Every endpoint of the app. Logged-in members opening the login and
@@ -206,6 +281,13 @@ ACCESS: dict[str, Route] = {
     "admin.audit": _admins("GET"),
     "admin.export_audit": _admins("GET"),
     "admin.cancel_job": _admins("POST", values=_running_job_run),
+    "org.overview": _org_admins("GET", values=_my_organisation),
+    "org.invite": _org_admins("POST", values=_my_organisation),
+    "org.revoke_invitation": _org_admins("POST", values=_my_organisations_invitation),
+    "org.remove_member": _org_admins("POST", values=_my_organisations_member),
+    "org.invoice": _org_admins("GET", values=_my_organisations_invoice),
+    "org.join": _signed_in("GET", values=_invitation_for_me),
+    "org.accept": _signed_in("POST", values=_invitation_for_me),
     "admin.members_list": _admins("GET"),
     "admin.member": _admins("GET", values=_member),
     "admin.change_member_role": _admins("POST", values=_member),
