@@ -109,6 +109,14 @@ def log_in(page: Page, live_server: str, email: str) -> None:
     expect(page).to_have_url(f"{live_server}/")
 
 
+def follow_link(page: Page, name: str) -> None:
+    """Click the link called ``name`` and wait until the new page has loaded,
+    so htmx has wired its triggers before the test types: on a loaded machine
+    input typed before that is never sent."""
+    page.get_by_role("link", name=name).click()
+    page.wait_for_load_state("load")
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import follow_link, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ def test_search_over_its_limit_says_so_in_place(
     make_member(email="reader@northwind.example")
     log_in(page, live_server, "reader@northwind.example")
 
-    page.get_by_role("link", name="Search").click()
+    follow_link(page, "Search")
     box = page.get_by_label("Name, title or company")
     messages = page.locator("#messages")
     for word in ("ada", "bob"):

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from portal import ledger
 from portal.models import EntryKind, Revision, RevisionKind, RevisionSource
 from portal.models.base import utcnow
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import follow_link, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +57,7 @@ def test_search_reveal_and_export(
 
     log_in(page, live_server, "buyer@northwind.example")
 
-    page.get_by_role("link", name="Search").click()
+    follow_link(page, "Search")
     expect(page).to_have_url(f"{live_server}/search")
     results = page.locator("#search-results")
     expect(results).to_contain_text("Type a name")
