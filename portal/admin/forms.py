@@ -17,6 +17,7 @@ from wtforms.validators import (
 )
 
 from portal.admin.metrics import DateRange
+from portal.billing.plans import currency_choices
 from portal.models import Role
 from portal.models.accounts import MemberStatus
 
@@ -170,3 +171,25 @@ class AdjustPointsForm(FlaskForm):
     def validate_delta(self, field) -> None:
         if field.data == 0:
             raise ValidationError("The change must not be 0.")
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(
+        "Name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Give the organisation a name."),
+            Length(max=200, message="Keep the name under 200 characters."),
+        ],
+    )
+    currency = SelectField("Currency", default="EUR")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [
+            SelectChoice(code, label) for code, label in currency_choices()
+        ]
+
+
+class RenameOrganisationForm(FlaskForm):
+    name = OrganisationForm.name

@@ -21,14 +21,16 @@ from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
 from portal import ledger, mail, queue
-from portal.admin import members, metrics
+from portal.admin import members, metrics, organisations
 from portal.admin.forms import (
     AdjustPointsForm,
     AuditFilterForm,
     DateRangeForm,
     DemoDataForm,
     MemberFilterForm,
+    OrganisationForm,
     ReinstateForm,
+    RenameOrganisationForm,
     RoleForm,
     SuspendForm,
 )
@@ -41,14 +43,18 @@ from portal.audit import (
     record_audit,
 )
 from portal.authz import admin_required
+from portal.billing.plans import PlanError, allowance_per_seat, seat_holders
+from portal.billing.rules import BillingRules
 from portal.csvfiles import iter_csv
 from portal.extensions import db
 from portal.models import (
     Contact,
+    Invoice,
     JobRun,
     JobState,
     LedgerEntry,
     Member,
+    Organisation,
     OutboxMessage,
     OutboxState,
     Revision,
@@ -58,6 +64,7 @@ from portal.models import (
 )
 from portal.models.accounts import MemberStatus
 from portal.models.base import utcnow
+from portal.org import services as org_services
 from portal.pagination import paginate
 from portal.points.services import Rules, adjust_points, member_tier
 from portal.rendering import redirect_to, render
@@ -484,3 +491,96 @@ def adjust_member_points(member_id: int):
         )
 
     return _member_change(member_id, form, change, "Points adjusted.")
+
+
+def _organisations_page(status: int = 200, **context):
+    text = request.args.get("q", "")
+    context.setdefault("form", OrganisationForm(formdata=None))
+    return render(
+        "admin/organisations.html",
+        "admin/_organisations_table.html",
+        status=status,
+        rows=organisations.organisations_with_counts(db.session, text),
+        q=text,
+        **context,
+    )
+
+
+@bp.get("/organisations")
+def organisations_list():
+    return _organisations_page()
+
+
+@bp.post("/organisations")
+def create_organisation():
+    form = OrganisationForm()
+    if not form.validate_on_submit():
+        return _organisations_page(422, form=form)
+    try:
+        organisation = organisations.create_organisation(
+            db.session,
+            form.name.data,
+            form.currency.data,
+            actor=current_user,
+            ip=request.remote_addr,
+        )
+    except (organisations.OrganisationRefused, PlanError) as refused:
+        db.session.rollback()
+        form.name.errors = [*form.name.errors, str(refused)]
+        return _organisations_page(409, form=form)
+    db.session.commit()
+    flash(f"{organisation.name} is created.", "success")
+    return redirect_to(url_for("admin.organisation", organisation_id=organisation.id))
+
+
+def _organisation_page(organisation, status: int = 200, **context):
+    context.setdefault(
+        "rename_form", RenameOrganisationForm(formdata=None, name=organisation.name)
+    )
+    rules = BillingRules.from_config(current_app.config)
+    return make_response(
+        render_template(
+            "admin/organisation.html",
+            organisation=organisation,
+            allowance=allowance_per_seat(organisation, rules),
+            members=org_services.members_of(db.session, organisation),
+            seat_holders=seat_holders(db.session, organisation),
+            invoices=db.session.scalars(
+                select(Invoice)
+                .where(Invoice.organisation_id == organisation.id)
+                .order_by(Invoice.id.desc())
+            ).all(),
+            invitations=org_services.invitations_of(db.session, organisation),
+            now=utcnow(),
+            **context,
+        ),
+        status,
+    )
+
+
+@bp.get("/organisations/<int:organisation_id>")
+def organisation(organisation_id: int):
+    return _organisation_page(db.get_or_404(Organisation, organisation_id))
+
+
+@bp.post("/organisations/<int:organisation_id>/rename")
+def rename_organisation(organisation_id: int):
+    found = db.get_or_404(Organisation, organisation_id)
+    form = RenameOrganisationForm()
+    if not form.validate_on_submit():
+        return _organisation_page(found, 422, rename_form=form)
+    try:
+        organisations.rename_organisation(
+            db.session,
+            found,
+            form.name.data,
+            actor=current_user,
+            ip=request.remote_addr,
+        )
+    except organisations.OrganisationRefused as refused:
+        db.session.rollback()
+        form.name.errors = [*form.name.errors, str(refused)]
+        return _organisation_page(found, 409, rename_form=form)
+    db.session.commit()
+    flash(f"Renamed to {found.name}.", "success")
+    return redirect_to(url_for("admin.organisation", organisation_id=found.id))
