@@ -48,6 +48,7 @@ from portal.billing.rules import BillingRules
 from portal.csvfiles import iter_csv
 from portal.extensions import db
 from portal.models import (
+    AuditEntry,
     Contact,
     Invoice,
     JobRun,
@@ -145,12 +146,26 @@ def generate_demo_data():
     )
 
 
+# What the reconciler writes when it finds a run that RQ lost.
+RECONCILER_ACTIONS = ("job.requeued", "job.stranded")
+
+
 @bp.get("/jobs")
 def jobs():
     state = request.args.get("state") or None
+    kind = request.args.get("kind") or None
     statement = select(JobRun).order_by(JobRun.id.desc())
     if state in {s.value for s in JobState}:
         statement = statement.where(JobRun.state == JobState(state))
+    else:
+        state = None
+    kinds = db.session.scalars(
+        select(JobRun.kind).distinct().order_by(JobRun.kind)
+    ).all()
+    if kind in kinds:
+        statement = statement.where(JobRun.kind == kind)
+    else:
+        kind = None
     page = paginate(statement, request.args.get("page"))
     return render(
         "admin/jobs.html",
@@ -158,6 +173,14 @@ def jobs():
         page=page,
         state=state,
         states=list(JobState),
+        kind=kind,
+        kinds=kinds,
+        reconciled=db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action.in_(RECONCILER_ACTIONS))
+            .order_by(AuditEntry.id.desc())
+            .limit(20)
+        ).all(),
     )
 
 
