@@ -290,8 +290,9 @@ def unlock(contact_id: int):
                 "confirmed), updating stale ones, or challenging bad data."
             ),
         )
+    left = ledger.vested_balance(db.session, current_user.id)
     message = (
-        f"Revealed for {reveal.unlock.cost} points."
+        f"Revealed for {reveal.unlock.cost} points. You have {left:,} left to spend."
         if reveal.charged
         else "You revealed this contact before: viewing it again is free."
     )

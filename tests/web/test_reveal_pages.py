@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from sqlalchemy import func, select
@@ -65,10 +66,24 @@ def test_email_and_phone_hidden_until_revealed(client, buyer, contact, db):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert EMAIL in html and "+442079460958" in html
-    assert "Revealed for 10 points" in html
+    assert "Revealed for 10 points. You have 15 left to spend." in html
     again = reveal(client, contact.id)
     assert "viewing it again is free" in again.get_data(as_text=True)
     assert ledger.vested_balance(db.session, buyer.id) == 15
+
+
+def test_reveal_announces_the_new_balance_to_the_header(client, buyer, contact):
+    """The header shows the vested balance; an htmx reveal sends the new one in
+    an HX-Trigger event so the header follows without a reload."""
+    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "<span data-balance>25</span> pts" in page
+    response = reveal(client, contact.id, htmx=True)
+    assert json.loads(response.headers["HX-Trigger"]) == {
+        "balance-changed": {"vested": 15}
+    }
+    plain = reveal(client, contact.id)
+    assert "HX-Trigger" not in plain.headers
+    assert "<span data-balance>15</span> pts" in plain.get_data(as_text=True)
 
 
 def test_not_enough_points_says_how_to_earn(client, auth, make_member, contact, db):
