@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select, or_, select
@@ -14,6 +16,7 @@ from portal.models import Company, Contact, DisclosureChannel, Unlock
 from portal.models.base import utcnow
 from portal.pagination import paginate
 from portal.rendering import render
+from portal.xlsxfiles import XLSX_MIMETYPE, write_xlsx
 
 bp = Blueprint("my", __name__, url_prefix="/my")
 
@@ -51,47 +54,60 @@ def contacts():
     return render("my/contacts.html", "my/_contacts_table.html", page=page, q=text)
 
 
-@bp.get("/contacts.csv")
-@login_required
-def export():
-    """Every revealed contact as CSV; each exported contact is a disclosure."""
+def _exported() -> tuple[Sequence[object], list[tuple[object, ...]]]:
+    """Every revealed contact as export rows, each recorded as a disclosure
+    (committed by the caller)."""
     rows = db.session.execute(_revealed("")).all()
-    now = utcnow()
     record_disclosures(
         db.session,
         (contact.id for contact, _ in rows),
         current_user._get_current_object(),
         DisclosureChannel.EXPORT,
-        now,
+        utcnow(),
     )
-    body = "".join(
-        iter_csv(
-            EXPORT_HEADER,
-            (
-                (
-                    c.first_name,
-                    c.last_name,
-                    c.title,
-                    c.company.name,
-                    c.company.domain,
-                    c.email,
-                    c.phone,
-                    c.city,
-                    c.country,
-                    revealed_at.date().isoformat(),
-                    c.last_confirmed_at.date().isoformat()
-                    if c.last_confirmed_at
-                    else "",
-                )
-                for c, revealed_at in rows
-            ),
+    return EXPORT_HEADER, [
+        (
+            c.first_name,
+            c.last_name,
+            c.title,
+            c.company.name,
+            c.company.domain,
+            c.email,
+            c.phone,
+            c.city,
+            c.country,
+            revealed_at.date().isoformat(),
+            c.last_confirmed_at.date().isoformat() if c.last_confirmed_at else "",
         )
-    )
-    db.session.commit()
+        for c, revealed_at in rows
+    ]
+
+
+def _attachment(body: str | bytes, mimetype: str, extension: str) -> Response:
+    name = f"tessera-my-contacts.{extension}"
     return Response(
         body,
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": 'attachment; filename="tessera-my-contacts.csv"'
-        },
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@bp.get("/contacts.csv")
+@login_required
+def export():
+    """Every revealed contact as CSV; each exported contact is a disclosure."""
+    header, rows = _exported()
+    body = "".join(iter_csv(header, rows))
+    db.session.commit()
+    return _attachment(body, "text/csv", "csv")
+
+
+@bp.get("/contacts.xlsx")
+@login_required
+def export_xlsx():
+    """Every revealed contact as an .xlsx workbook whose cells are all text;
+    each exported contact is a disclosure."""
+    header, rows = _exported()
+    body = write_xlsx(header, rows)
+    db.session.commit()
+    return _attachment(body, XLSX_MIMETYPE, "xlsx")

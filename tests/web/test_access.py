@@ -192,6 +192,7 @@ ACCESS: dict[str, Route] = {
     "jobs.status": _signed_in("GET", values=_own_job_run),
     "my.contacts": _signed_in("GET"),
     "my.export": _signed_in("GET"),
+    "my.export_xlsx": _signed_in("GET"),
     "points.overview": _signed_in("GET"),
     "admin.dashboard": _admins("GET"),
     "admin.generate_demo_data": _admins("POST"),

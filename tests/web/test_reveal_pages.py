@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import func, select
@@ -139,7 +141,7 @@ def test_my_contacts_lists_filters_and_exports_escaped(
     assert by_last["Hopper"]["email"] == EMAIL
     assert by_last["Evil"]["first_name"] == "'=cmd"
     assert by_last["Evil"]["title"] == "'@SUM(A1)"
-    assert by_last["Hopper"]["phone"].startswith("'+")
+    assert by_last["Hopper"]["phone"] == "+442079460958"
     exports = db.session.scalar(
         select(func.count()).where(Disclosure.channel == DisclosureChannel.EXPORT)
     )
@@ -171,3 +173,45 @@ def test_staff_see_details_and_each_view_is_audited(
         select(AuditEntry).where(AuditEntry.action == "contact.details_viewed")
     ).one()
     assert entry.target_id == str(contact.id)
+
+
+def _xlsx_cells(data: bytes) -> list[list[tuple[str, str]]]:
+    """Each row's cells as (type, text) read straight from the sheet XML."""
+    ns = {"x": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
+    rows = []
+    for row in sheet.iterfind(".//x:sheetData/x:row", ns):
+        cells = []
+        for cell in row.iterfind("x:c", ns):
+            text = "".join(t.text or "" for t in cell.iterfind(".//x:t", ns))
+            cells.append((cell.get("t"), text))
+        rows.append(cells)
+    return rows
+
+
+def test_my_contacts_export_as_xlsx_keeps_every_cell_as_text(
+    client, buyer, contact, make_contact, db
+):
+    """The .xlsx export holds the same values unescaped, every cell a text
+    cell (no formula, no number), and records a disclosure per contact."""
+    tricky = make_contact(first_name="=cmd", last_name="Evil", title="@SUM(A1)")
+    reveal(client, contact.id)
+    reveal(client, tricky.id)
+    response = client.get("/my/contacts.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    rows = _xlsx_cells(response.get_data())
+    header = [text for _, text in rows[0]]
+    assert header[:7] == [
+        "first_name", "last_name", "title", "company", "company_domain",
+        "email", "phone",
+    ]  # fmt: skip
+    by_last = {row[1][1]: [text for _, text in row] for row in rows[1:]}
+    assert by_last["Hopper"][5:7] == [EMAIL, "+442079460958"]
+    assert by_last["Evil"][0] == "=cmd" and by_last["Evil"][2] == "@SUM(A1)"
+    assert {kind for row in rows for kind, _ in row} == {"inlineStr"}
+    exports = db.session.scalar(
+        select(func.count()).where(Disclosure.channel == DisclosureChannel.EXPORT)
+    )
+    assert exports == 2
