@@ -14,6 +14,8 @@ from portal import ledger
 from portal.extensions import db
 from portal.masking import mask_email
 from portal.models import Role
+from portal.normalise import country_name, format_phone, phone_uri
+from portal.titles import department_label, seniority_label
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}"
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["seniority_label"] = seniority_label
+    app.jinja_env.filters["department_label"] = department_label
+    app.jinja_env.filters["country_name"] = lambda code: country_name(code) or code
+    app.jinja_env.filters["phone"] = format_phone
+    app.jinja_env.filters["tel"] = phone_uri
 
     @app.context_processor
     def inject_navigation():

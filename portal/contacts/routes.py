@@ -243,6 +243,9 @@ def _detail(contact: Contact, status: int = 200, **extra):
         open_challenges=services.points.open_challenges(db.session, contact.id),
         visible=_visible_details(contact, provenance),
         reveal_cost=current_app.config["REVEAL_COST"],
+        # A contributor's own contact needs someone else's confirmation.
+        can_confirm=current_user.has_role(*STAFF)
+        or contact.owner_id != current_user.id,
         challenge_form=extra.pop("challenge_form", None) or ChallengeForm(),
         **extra,
     )

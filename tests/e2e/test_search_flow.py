@@ -91,7 +91,10 @@ def test_search_reveal_and_export(
     # The header balance followed the reveal without a reload.
     expect(page.locator("#header-balance")).to_have_text("40 pts")
     expect(details).to_contain_text(EMAIL)
-    expect(details).to_contain_text(PHONE)
+    expect(details).to_contain_text("+1 617-555-0142")
+    expect(details.get_by_role("link", name="+1 617-555-0142")).to_have_attribute(
+        "href", "tel:+1-617-555-0142"
+    )
     expect(details).to_contain_text(
         f"Added on the form by member {contributor.pseudonym}"
     )

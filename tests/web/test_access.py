@@ -22,7 +22,7 @@ from flask import Flask, url_for
 from sqlalchemy import select
 
 from portal import create_app
-from portal.auth.services import start_email_verification
+from portal.auth.services import start_email_verification, start_password_reset
 from portal.billing.invoices import LineInput, create_invoice
 from portal.billing.rules import BillingRules
 from portal.models import ContactState, JobRun, Member, Organisation
@@ -123,6 +123,16 @@ def _verification_link(factories, me, someone_else) -> dict[str, Any]:
     return {"token": token}
 
 
+def _reset_link(factories, me, someone_else) -> dict[str, Any]:
+    member = factories.make_member()
+    session = factories.db.session
+    _, token = start_password_reset(
+        session, member.email, timedelta(minutes=30), utcnow()
+    )
+    session.commit()
+    return {"token": token}
+
+
 def _organisation(factories, me, someone_else) -> dict[str, Any]:
     organisation = Organisation(name="Northwind Traders")
     factories.db.session.add(organisation)
@@ -210,6 +220,10 @@ ACCESS: dict[str, Route] = {
         {"POST": Access(SIGNED_IN_ROLES, visitor=LOGIN)}, _verification_link
     ),
     "auth.resend_verification": _signed_in("POST"),
+    # Asking is open to all (signed-in members are sent to their profile);
+    # a reset link works for whoever holds it.
+    "auth.forgot_password": _everyone("GET", "POST"),
+    "auth.reset_password": _everyone("GET", "POST", values=_reset_link),
     "billing.invoices": _admins("GET"),
     "billing.new_invoice": _admins("GET"),
     "billing.create_invoice": _admins("POST"),

@@ -67,7 +67,7 @@ def test_email_and_phone_hidden_until_revealed(client, buyer, contact, db):
     response = reveal(client, contact.id, htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert EMAIL in html and "+442079460958" in html
+    assert EMAIL in html and "+44 20 7946 0958" in html
     assert "Revealed for 10 points. You have 15 left to spend." in html
     again = reveal(client, contact.id)
     assert "viewing it again is free" in again.get_data(as_text=True)
@@ -217,3 +217,38 @@ def test_my_contacts_export_as_xlsx_keeps_every_cell_as_text(
         select(func.count()).where(Disclosure.channel == DisclosureChannel.EXPORT)
     )
     assert exports == 2
+
+
+def test_contact_page_reads_at_a_glance(client, buyer, make_contact, make_company):
+    """Labels from one place (VP, HR), the country's name, and once revealed
+    a formatted phone with a tel: link and the email with a mailto: link."""
+    company = make_company(name="Navy Systems", domain="navy-systems.com")
+    contact = make_contact(
+        company=company,
+        first_name="Grace",
+        last_name="Hopper",
+        title="VP of People",
+        seniority="vp",
+        department="hr",
+        email=EMAIL,
+        phone="+442079460958",
+        country="GB",
+    )
+    html = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "(VP, HR)" in html and "United Kingdom" in html
+    assert "You have 25 to spend." in html
+    html = reveal(client, contact.id).get_data(as_text=True)
+    assert f'<a href="mailto:{EMAIL}">{EMAIL}</a>' in html
+    assert '<a href="tel:+44-20-7946-0958" class="nowrap">+44 20 7946 0958</a>' in html
+
+
+def test_contributor_is_not_offered_confirm_on_own_contact(client, buyer, make_contact):
+    """The owner sees who can confirm instead of a Confirm button; others see
+    the button."""
+    own = make_contact(owner_id=buyer.id)
+    html = client.get(f"/contacts/{own.id}").get_data(as_text=True)
+    assert "Confirm it is current" not in html
+    assert "You added this contact" in html
+    other = make_contact()
+    html = client.get(f"/contacts/{other.id}").get_data(as_text=True)
+    assert "Confirm it is current" in html
