@@ -148,9 +148,8 @@ def points_group() -> None:
 def points_adjust_command(email: str, delta: int, reason: str) -> None:
     """Add (or, with a negative DELTA, remove) vested points for a member."""
     from portal import ledger
-    from portal.audit import record_audit
     from portal.auth.services import find_member
-    from portal.models import EntryKind
+    from portal.points.services import adjust_points
 
     if delta == 0:
         raise click.BadParameter("must not be 0", param_hint="DELTA")
@@ -161,26 +160,7 @@ def points_adjust_command(email: str, delta: int, reason: str) -> None:
         raise click.ClickException(f"No member has the email {email}.")
     try:
         with ledger.write_transaction() as session:
-            entry = ledger.record(
-                session,
-                member.id,
-                delta,
-                EntryKind.ADJUSTMENT,
-                f"adjustment:{secrets.token_hex(16)}",
-                note=reason.strip()[:500],
-            )
-            record_audit(
-                "points.adjusted",
-                actor=None,
-                target=member,
-                details={
-                    "delta": delta,
-                    "reason": reason.strip(),
-                    "entry_id": entry.id,
-                },
-                session=session,
-            )
-            balance = ledger.vested_balance(session, member.id)
+            balance = adjust_points(session, member, delta, reason, actor=None)
     except ledger.InsufficientPoints as exc:
         raise click.ClickException(
             f"{member.email} has {exc.available} vested points; "

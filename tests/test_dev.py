@@ -131,7 +131,7 @@ def test_portal_dev_restarts_a_child_that_died(tmp_path):
     port = free_port()
     process = start_dev(instance, port)
     try:
-        wait_for_health(port)
+        wait_for_health(process, instance, port)
         children = children_of(process.pid)
         assert set(children) == {"worker", "scheduler", "run"}, children
 
@@ -157,7 +157,7 @@ def test_portal_dev_restarts_a_child_that_died(tmp_path):
         status, _ = http_get(f"http://127.0.0.1:{port}/healthz")
         assert status == 200
     finally:
-        output = stop_dev(process, signal.SIGTERM)
+        output = stop_dev(process, instance, signal.SIGTERM)
     assert process.returncode == 0, output
     assert (
         f"The worker (pid {children['worker']}) stopped: killed by SIGKILL." in output

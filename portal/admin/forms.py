@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
+    DataRequired,
     InputRequired,
     Length,
     NumberRange,
@@ -16,6 +17,8 @@ from wtforms.validators import (
 )
 
 from portal.admin.metrics import DateRange
+from portal.models import Role
+from portal.models.accounts import MemberStatus
 
 MAX_DEMO_CONTACTS = 1_000_000
 
@@ -92,3 +95,78 @@ class AuditFilterForm(FlaskForm):
     def validate_end(self, field) -> None:
         if field.data and self.start.data and field.data < self.start.data:
             raise ValidationError("End on or after the start.")
+
+
+class MemberFilterForm(FlaskForm):
+    """The members list's filters (query string)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=254)])
+    role = SelectField(
+        "Role",
+        choices=[
+            SelectChoice("", "Any"),
+            *(SelectChoice(r.value, r.label) for r in Role),
+        ],
+        default="",
+    )
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice("", "Any"),
+            *(SelectChoice(s.value, s.value.capitalize()) for s in MemberStatus),
+        ],
+        default="",
+    )
+    # Choices: "Any", "No organisation" and the organisations (set by the view).
+    organisation = SelectField(
+        "Organisation", choices=[SelectChoice("", "Any")], default=""
+    )
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _reason_field() -> StringField:
+    return StringField(
+        "Reason",
+        filters=[_strip],
+        validators=[
+            DataRequired("Say why; the member and the audit log see it."),
+            Length(max=500, message="Keep the reason under 500 characters."),
+        ],
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
+
+
+class SuspendForm(FlaskForm):
+    reason = _reason_field()
+
+
+class ReinstateForm(FlaskForm):
+    reason = _reason_field()
+
+
+class AdjustPointsForm(FlaskForm):
+    delta = IntegerField(
+        "Points",
+        validators=[
+            InputRequired("Give the change, e.g. 25 or -10."),
+            NumberRange(
+                min=-1_000_000,
+                max=1_000_000,
+                message="Choose a change between -1,000,000 and 1,000,000.",
+            ),
+        ],
+    )
+    reason = _reason_field()
+
+    def validate_delta(self, field) -> None:
+        if field.data == 0:
+            raise ValidationError("The change must not be 0.")

@@ -1,4 +1,4 @@
-"""The admin area: dashboard, demo data, background jobs, outbox, audit log."""
+"""The admin area: dashboard, members, demo data, background jobs, outbox, audit log."""
 
 from __future__ import annotations
 
@@ -10,17 +10,28 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
+    render_template,
     request,
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from portal import queue
-from portal.admin import metrics
-from portal.admin.forms import AuditFilterForm, DateRangeForm, DemoDataForm
+from portal import ledger, mail, queue
+from portal.admin import members, metrics
+from portal.admin.forms import (
+    AdjustPointsForm,
+    AuditFilterForm,
+    DateRangeForm,
+    DemoDataForm,
+    MemberFilterForm,
+    ReinstateForm,
+    RoleForm,
+    SuspendForm,
+)
 from portal.audit import (
     AUDIT_CSV_HEADER,
     AuditFilter,
@@ -32,10 +43,24 @@ from portal.audit import (
 from portal.authz import admin_required
 from portal.csvfiles import iter_csv
 from portal.extensions import db
-from portal.models import JobRun, JobState, OutboxMessage, OutboxState
+from portal.models import (
+    Contact,
+    JobRun,
+    JobState,
+    LedgerEntry,
+    Member,
+    OutboxMessage,
+    OutboxState,
+    Revision,
+    RevisionKind,
+    Role,
+    Unlock,
+)
+from portal.models.accounts import MemberStatus
 from portal.models.base import utcnow
 from portal.pagination import paginate
-from portal.rendering import render
+from portal.points.services import Rules, adjust_points, member_tier
+from portal.rendering import redirect_to, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -233,3 +258,229 @@ def export_audit():
         f'attachment; filename="tessera-audit-{utcnow():%Y%m%d-%H%M%S}.csv"'
     )
     return response
+
+
+def _member_filter_form() -> tuple[MemberFilterForm, members.MemberFilter]:
+    form = MemberFilterForm(request.args)
+    form.organisation.choices = [
+        SelectChoice("", "Any"),
+        SelectChoice("0", "No organisation"),
+        *(
+            SelectChoice(str(org.id), org.name)
+            for org in members.organisations(db.session)
+        ),
+    ]
+    form.validate()
+
+    def valid(field):
+        return field.data or None if not field.errors else None
+
+    organisation = valid(form.organisation)
+    return form, members.MemberFilter(
+        text=valid(form.q),
+        role=Role(form.role.data) if valid(form.role) else None,
+        status=MemberStatus(form.status.data) if valid(form.status) else None,
+        organisation_id=int(organisation) if organisation is not None else None,
+    )
+
+
+@bp.get("/members")
+def members_list():
+    form, filters = _member_filter_form()
+    page = paginate(members.members_query(filters), request.args.get("page"))
+    return render(
+        "admin/members.html",
+        "admin/_members_table.html",
+        page=page,
+        form=form,
+        query={name: value for name, value in request.args.items() if name != "page"},
+    )
+
+
+def _member_page(
+    member: Member, status: int = 200, refusal: str | None = None, **forms
+):
+    config = current_app.config
+    now = utcnow()
+    rules = Rules.from_config(config)
+    session = db.session
+    forms.setdefault("role_form", RoleForm(formdata=None, role=member.role.value))
+    forms.setdefault("suspend_form", SuspendForm(formdata=None))
+    forms.setdefault("reinstate_form", ReinstateForm(formdata=None))
+    forms.setdefault("points_form", AdjustPointsForm(formdata=None))
+    recent = 20
+    return make_response(
+        render_template(
+            "admin/member.html",
+            member=member,
+            balance=ledger.balance(session, member.id),
+            tier=member_tier(session, member.id, rules, now),
+            contributions=session.execute(
+                select(Revision, Contact)
+                .join(Contact, Contact.id == Revision.contact_id)
+                .where(
+                    Revision.member_id == member.id,
+                    Revision.kind == RevisionKind.CONTRIBUTION,
+                )
+                .order_by(Revision.id.desc())
+                .limit(recent)
+            ).all(),
+            contribution_count=session.scalar(
+                select(func.count()).where(
+                    Revision.member_id == member.id,
+                    Revision.kind == RevisionKind.CONTRIBUTION,
+                )
+            ),
+            entries=session.scalars(
+                select(LedgerEntry)
+                .where(LedgerEntry.member_id == member.id)
+                .order_by(LedgerEntry.id.desc())
+                .limit(recent)
+            ).all(),
+            reveals=session.execute(
+                select(Unlock, Contact)
+                .join(Contact, Contact.id == Unlock.contact_id)
+                .where(Unlock.member_id == member.id)
+                .order_by(Unlock.id.desc())
+                .limit(recent)
+            ).all(),
+            sessions=members.live_sessions(session, member),
+            audit=session.scalars(
+                audit_entries(
+                    AuditFilter(
+                        target_type=Member.__tablename__, target_id=str(member.id)
+                    )
+                ).limit(recent)
+            ).all(),
+            is_self=member.id == current_user.id,
+            refusal=refusal,
+            **forms,
+        ),
+        status,
+    )
+
+
+@bp.get("/members/<int:member_id>")
+def member(member_id: int):
+    return _member_page(db.get_or_404(Member, member_id))
+
+
+def _member_change(member_id: int, form, change, done: str):
+    """Validate ``form``, apply ``change(session)`` in one transaction and
+    go back to the member's page, or show the page with what went wrong."""
+    target = db.get_or_404(Member, member_id)
+    form_name = {
+        RoleForm: "role_form",
+        SuspendForm: "suspend_form",
+        ReinstateForm: "reinstate_form",
+        AdjustPointsForm: "points_form",
+    }[type(form)]
+    if not form.validate_on_submit():
+        return _member_page(target, 422, **{form_name: form})
+    try:
+        with ledger.write_transaction() as session:
+            message = change(session, target)
+    except (members.MemberChangeRefused, ValueError) as refused:
+        return _member_page(target, 409, refusal=str(refused), **{form_name: form})
+    except ledger.InsufficientPoints as short:
+        form.delta.errors = [
+            *form.delta.errors,
+            f"{target.email} has {short.available:,} vested points; "
+            f"removing {short.needed:,} would make the balance negative.",
+        ]
+        return _member_page(target, 409, **{form_name: form})
+    flash(message or done, "success")
+    return redirect_to(url_for("admin.member", member_id=member_id))
+
+
+@bp.post("/members/<int:member_id>/role")
+def change_member_role(member_id: int):
+    form = RoleForm()
+
+    def change(session, target):
+        updated = members.change_role(
+            session,
+            target.id,
+            Role(form.role.data),
+            actor=current_user,
+            ip=request.remote_addr,
+        )
+        return f"{updated.email} is now {updated.role.label.lower()}."
+
+    return _member_change(member_id, form, change, "Role changed.")
+
+
+def _email_member(session, member: Member, subject: str, kind: str, reason: str):
+    mail.send_email(
+        member.email,
+        subject,
+        render_template(f"emails/{kind}.txt", member=member, reason=reason),
+        kind=kind,
+        session=session,
+    )
+
+
+@bp.post("/members/<int:member_id>/suspend")
+def suspend_member(member_id: int):
+    form = SuspendForm()
+
+    def change(session, target):
+        reason = form.reason.data
+        revoked = members.suspend(
+            session, target.id, reason, actor=current_user, ip=request.remote_addr
+        )
+        _email_member(
+            session,
+            target,
+            "Your Tessera account is suspended",
+            "member_suspended",
+            reason,
+        )
+        return (
+            f"{target.email} is suspended; {revoked} "
+            f"{'session was' if revoked == 1 else 'sessions were'} ended."
+        )
+
+    return _member_change(member_id, form, change, "Suspended.")
+
+
+@bp.post("/members/<int:member_id>/reinstate")
+def reinstate_member(member_id: int):
+    form = ReinstateForm()
+
+    def change(session, target):
+        reason = form.reason.data
+        members.reinstate(
+            session, target.id, reason, actor=current_user, ip=request.remote_addr
+        )
+        _email_member(
+            session,
+            target,
+            "Your Tessera account is active again",
+            "member_reinstated",
+            reason,
+        )
+        return f"{target.email} is active again."
+
+    return _member_change(member_id, form, change, "Reinstated.")
+
+
+@bp.post("/members/<int:member_id>/points")
+def adjust_member_points(member_id: int):
+    form = AdjustPointsForm()
+
+    def change(session, target):
+        balance = adjust_points(
+            session,
+            target,
+            form.delta.data,
+            form.reason.data,
+            actor=current_user,
+            ip=request.remote_addr,
+        )
+        return (
+            f"{form.delta.data:+,} points for {target.email}; "
+            f"vested balance now {balance:,}."
+        )
+
+    return _member_change(member_id, form, change, "Points adjusted.")

@@ -9,6 +9,7 @@ Functions flush; the caller commits.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from portal import ledger
+from portal.audit import record_audit
 from portal.models import (
     Contact,
     ContactConfirmation,
@@ -609,3 +611,42 @@ def history_context(
             vests_on=vests_on,
         )
     return context
+
+
+def adjust_points(
+    session: Session,
+    member: Member,
+    delta: int,
+    reason: str,
+    *,
+    actor: Member | None,
+    ip: str | None = None,
+) -> int:
+    """Add (or, with a negative ``delta``, remove) vested points by hand, with
+    the reason on the entry and an audit entry; returns the new vested balance.
+
+    Raises ``ValueError`` for a zero delta or an empty reason and
+    ``ledger.InsufficientPoints`` when the balance would go below zero (nothing
+    is written then)."""
+    reason = (reason or "").strip()
+    if delta == 0:
+        raise ValueError("The change must not be 0.")
+    if not reason:
+        raise ValueError("Say why; the reason is kept on the entry.")
+    entry = ledger.record(
+        session,
+        member.id,
+        delta,
+        EntryKind.ADJUSTMENT,
+        f"adjustment:{secrets.token_hex(16)}",
+        note=reason[:500],
+    )
+    record_audit(
+        "points.adjusted",
+        actor=actor,
+        target=member,
+        details={"delta": delta, "reason": reason, "entry_id": entry.id},
+        ip=ip,
+        session=session,
+    )
+    return ledger.vested_balance(session, member.id)

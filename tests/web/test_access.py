@@ -133,6 +133,10 @@ def _reset_link(factories, me, someone_else) -> dict[str, Any]:
     return {"token": token}
 
 
+def _member(factories, me, someone_else) -> dict[str, Any]:
+    return {"member_id": someone_else.id}
+
+
 def _organisation(factories, me, someone_else) -> dict[str, Any]:
     organisation = Organisation(name="Northwind Traders")
     factories.db.session.add(organisation)
@@ -213,6 +217,12 @@ ACCESS: dict[str, Route] = {
     "admin.audit": _admins("GET"),
     "admin.export_audit": _admins("GET"),
     "admin.cancel_job": _admins("POST", values=_running_job_run),
+    "admin.members_list": _admins("GET"),
+    "admin.member": _admins("GET", values=_member),
+    "admin.change_member_role": _admins("POST", values=_member),
+    "admin.suspend_member": _admins("POST", values=_member),
+    "admin.reinstate_member": _admins("POST", values=_member),
+    "admin.adjust_member_points": _admins("POST", values=_member),
     # A verification link works for whoever holds it, signed in or not.
     "auth.verify_email": _everyone("GET", values=_verification_link),
     # Confirming sends a signed-in member home and a visitor on to log in.
