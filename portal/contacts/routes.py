@@ -24,7 +24,7 @@ from portal.contacts.reveal import (
     RevealRefused,
     RevealRules,
     details_visible_to,
-    reveal_contact,
+    reveal_by_ids,
 )
 from portal.csvfiles import iter_csv
 from portal.errors import error_response
@@ -37,7 +37,6 @@ from portal.models import (
     ContributionFile,
     ContributionRow,
     FlagKind,
-    Member,
     RevisionSource,
     Role,
 )
@@ -269,14 +268,7 @@ def unlock(contact_id: int):
     db.session.rollback()
     rules = RevealRules.from_config(current_app.config)
     try:
-        with ledger.write_transaction() as session:
-            reveal = reveal_contact(
-                session,
-                session.get(Member, current_user.id),
-                session.get(Contact, contact_id),
-                rules,
-                utcnow(),
-            )
+        reveal = reveal_by_ids(current_user.id, contact_id, rules, utcnow())
     except RevealLimitReached as refused:
         return error_response(429, "Daily reveal limit reached", refused.message)
     except RevealRefused as refused:

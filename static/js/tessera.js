@@ -41,4 +41,16 @@
     if (shown) shown.textContent = detail.vested.toLocaleString("en-US");
     link.setAttribute("aria-label", detail.vested + " vested points");
   });
+
+  // "Select all on this page": ticks or clears every result's box.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("input[data-select-all]")) return;
+    var name = box.getAttribute("data-select-all");
+    var table = box.closest("table");
+    if (!table) return;
+    table.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(
+      function (other) { other.checked = box.checked; }
+    );
+  });
 })();
