@@ -47,9 +47,7 @@
     var box = event.target;
     if (!box.matches || !box.matches("input[data-select-all]")) return;
     var name = box.getAttribute("data-select-all");
-    var table = box.closest("table");
-    if (!table) return;
-    table.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(
+    document.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(
       function (other) { other.checked = box.checked; }
     );
   });
