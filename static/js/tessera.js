@@ -39,7 +39,7 @@
     if (!link) return;
     var shown = link.querySelector("[data-balance]");
     if (shown) shown.textContent = detail.vested.toLocaleString("en-US");
-    link.setAttribute("aria-label", detail.vested + " vested points");
+    link.setAttribute("aria-label", "Balance: " + detail.vested);
   });
 
   // "Select all on this page": ticks or clears every result's box.
