@@ -18,15 +18,9 @@ from portal.contacts.reveal import (
 )
 from portal.models import ContactState, EntryKind, LedgerEntry, Member, Unlock
 from portal.models.base import utcnow
+from tests.unit.test_reveal import fund
 
 RULES = RevealRules(cost=10, royalty=1, daily_limit=50)
-
-
-def fund(db, member, points):
-    ledger.record(
-        db.session, member.id, points, EntryKind.PURCHASE, f"fund:{member.id}"
-    )
-    db.session.commit()
 
 
 def _charges(db, member_id: int) -> int:
