@@ -49,7 +49,9 @@ def navigation() -> list[NavItem]:
 
 def header_balance() -> int | None:
     """The signed-in member's vested points, for the header; None for visitors."""
-    if not current_user.is_authenticated:
+    if not current_user.is_authenticated or not db.session.is_active:
+        # An error page after a failed transaction shows no balance rather
+        # than fail again.
         return None
     return ledger.vested_balance(db.session, current_user.id)
 
