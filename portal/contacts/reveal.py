@@ -124,6 +124,7 @@ def reveal_contact(
     earlier = existing_unlock(session, member.id, contact.id)
     if earlier is not None:
         return Reveal(earlier, charged=False)
+    ledger.lock_balances(session, (member.id, contact.owner_id))
     if not contact.state.revealable:
         raise RevealRefused(
             "This contact has left the company or is no longer valid, so it "
@@ -258,7 +259,12 @@ def reveal_contacts(
     ``RevealLimitReached`` part-way raises, and the caller's transaction must
     be rolled back (``ledger.write_transaction`` does)."""
     revealed = charged = points = 0
-    for contact in _revealable(session, contact_ids):
+    contacts = _revealable(session, contact_ids)
+    # Every balance this may move, locked first and in one order.
+    ledger.lock_balances(
+        session, [member.id, *(contact.owner_id for contact in contacts)]
+    )
+    for contact in contacts:
         reveal = reveal_contact(session, member, contact, rules, now)
         revealed += 1
         if reveal.charged:

@@ -108,7 +108,7 @@ def test_parallel_overlapping_selections_charge_each_contact_once(
     buyer = make_member()
     fund(db, buyer, 200)
     ids = [make_contact().id for _ in range(5)]
-    selections = [ids[:3], ids[2:], ids[1:4], ids, ids[::2], ids[::-1]] * 2
+    selections = [ids[:3], ids[2:], ids[1:4], ids, ids[::2], ids[::-1]] * 4
     context = multiprocessing.get_context("spawn")
     with context.Pool(6, initializer=_start_process, initargs=(app_config,)) as pool:
         pool.map(time.sleep, [0.1] * 6)
