@@ -1,5 +1,6 @@
 # Two commands on a fresh machine:
 #   make dev    run the portal with demo data at http://127.0.0.1:5000/
+#               (make dev PORT=5077 for another port)
 #   make test   run the test suite (SQLite + embedded Redis unless TEST_* are set)
 
 PYTHON ?= python3
@@ -19,8 +20,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The port `make dev` serves on: make dev PORT=5077.
+PORT ?= 5000
+
 dev: install
-	$(BIN)/portal dev
+	$(BIN)/portal dev --port $(PORT)
 
 test: install
 	scripts/ensure-chromium

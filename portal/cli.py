@@ -98,6 +98,40 @@ def create_user_command(
         click.echo(f"Password (shown once): {password}")
 
 
+@click.command("reset-password")
+@click.argument("email")
+@click.option("--password", help="Omit to generate one (printed once).")
+@with_appcontext
+def reset_password_command(email: str, password: str | None):
+    """Give an account a new password and log it out everywhere (for
+    operators: a member locked out, a demo account whose password is lost)."""
+    from portal.audit import record_audit
+    from portal.auth.forms import PASSWORD_MAX, PASSWORD_MIN
+    from portal.auth.services import change_password, end_all_sessions, find_member
+
+    member = find_member(email)
+    if member is None:
+        raise click.ClickException(f"No account uses {email}.")
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise click.ClickException(
+            f"Use a password of {PASSWORD_MIN} to {PASSWORD_MAX} characters."
+        )
+    change_password(member, password)
+    ended = end_all_sessions(member)
+    record_audit(
+        "member.password_reset_by_operator",
+        actor=None,
+        target=member,
+        details={"sessions_ended": ended},
+    )
+    db.session.commit()
+    click.echo(f"New password set for {member.email}; {ended} session(s) ended.")
+    if generated:
+        click.echo(f"Password (shown once): {password}")
+
+
 @click.group("points")
 def points_group() -> None:
     """The points ledger."""
@@ -329,6 +363,7 @@ def _peak_memory_mb() -> float:
 for command in (
     seed_command,
     create_user_command,
+    reset_password_command,
     points_group,
     contacts_group,
     worker_command,

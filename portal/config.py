@@ -146,6 +146,15 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # How long an org admin's emailed invitation stays valid.
         "ORG_INVITATION_DAYS": env_int("ORG_INVITATION_DAYS", 7),
         "VERIFY_RESEND_LIMIT": env_str("VERIFY_RESEND_LIMIT", "3 per hour"),
+        # "Forgot password": how long a reset link works, and how often one
+        # address (whoever asks) and one client may ask for one.
+        "PASSWORD_RESET_MINUTES": env_int("PASSWORD_RESET_MINUTES", 30),
+        "PASSWORD_RESET_LIMIT_PER_ADDRESS": env_str(
+            "PASSWORD_RESET_LIMIT_PER_ADDRESS", "3 per hour"
+        ),
+        "PASSWORD_RESET_LIMIT_PER_IP": env_str(
+            "PASSWORD_RESET_LIMIT_PER_IP", "10 per hour"
+        ),
         "MAIL_SERVER": env_str("MAIL_SERVER"),
         "MAIL_PORT": env_int("MAIL_PORT", 25),
         "MAIL_USERNAME": env_str("MAIL_USERNAME"),

@@ -48,7 +48,8 @@ path or a seekable file, which never holds the file in memory):
 
 Writing (``write_csv``, ``iter_csv``): RFC 4180 quoting, ``\\r\\n`` line
 endings, ``None`` as "", and every text cell that a spreadsheet could run as a
-formula prefixed with an apostrophe (``formula_escape``).
+formula prefixed with an apostrophe (``formula_escape``); phone numbers and
+signed numbers are written as they are.
 """
 
 from __future__ import annotations
@@ -876,9 +877,6 @@ _NUMERIC = re.compile(r"[+-]?[0-9][0-9 .,()/-]*")
 # --- Row checks ---------------------------------------------------------------
 
 _FORMULA_STARTS = frozenset(("=", "@", "+", "-", "\t", "\r"))
-# On the way out a leading NUL is escaped too: some spreadsheets drop it and
-# read what follows as the cell's start.
-_ESCAPE_STARTS = _FORMULA_STARTS | {"\0"}
 _ALWAYS_FORMULA = frozenset(("=", "@", "\t", "\r"))
 # After a leading + or -, digits with phone-number punctuation are data
 # ("+44 20 7946 0958", "-12.5", "-"); anything else, an operator or a letter,
@@ -1030,25 +1028,33 @@ _CHUNK_CHARS = 65_536
 
 
 def formula_escape(value: object) -> str:
-    """Return ``value`` as cell text that no spreadsheet will run as a formula.
+    """Return ``value`` as cell text that no spreadsheet will run as a formula,
+    changing nothing a spreadsheet would not run.
 
-    None is "". Text starting with = + - @ tab, carriage return or NUL, or with
-    whitespace followed by one of those, gets a leading apostrophe (OWASP's
-    CSV injection advice). That includes phone numbers such as "+44 20 7946
-    0958" and "-" on purpose: telling a harmless "+44 ..." from a hostile
-    "+cmd|..." in every spreadsheet's dialect is guesswork, and a spreadsheet
-    shows the apostrophe-prefixed number as text, which is what a phone number
-    is. Numbers (int, float, Decimal) are written as they are: they cannot
-    carry a formula, and escaping would turn a -50 in a report into text.
+    None is "". Following OWASP's CSV injection advice, text gets a leading
+    apostrophe when it starts with a tab, a carriage return or NUL, or (after
+    any leading spaces) with "=" or "@", or with "+" or "-" followed by
+    anything but digits and phone punctuation (spaces and ``( ) . , / -``).
+    So "+14048359068", "+44 20 7946 0958", "-12.5" and "-" reach a CRM as
+    they are (a sign and digits compute nothing), while "-2+3", "+cmd|..."
+    and "=HYPERLINK(...)" are escaped: the same test ``looks_like_formula``
+    applies to uploads. Numbers (int, float, Decimal) are written as they
+    are.
     """
     if value is None:
         return ""
     if isinstance(value, int | float | Decimal):
         return str(value)
     text = value if isinstance(value, str) else str(value)
-    if text[:1] in _ESCAPE_STARTS or text.lstrip()[:1] in _ESCAPE_STARTS:
+    if _would_run(text) or _would_run(text.lstrip()):
         return "'" + text
     return text
+
+
+def _would_run(text: str) -> bool:
+    # A leading NUL too: some spreadsheets drop it and read what follows as
+    # the cell's start.
+    return text[:1] == "\0" or looks_like_formula(text)
 
 
 def iter_csv(

@@ -26,7 +26,7 @@ from itertools import accumulate, cycle
 import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberType
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select, text
 
 from portal.auth.services import find_member, register_member
 from portal.dialects import BulkWriter, bulk_writer
@@ -458,12 +458,57 @@ def generate_demo_data(
             report(
                 done * 100 // contacts, f"Inserted {done:,} of {contacts:,} contacts"
             )
+        with conn.begin():
+            add_demo_revisions(conn, [company.id for company in plan])
 
     return DemoSummary(
         companies=len(plan),
         contacts=contacts,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _revision_fields_sql(dialect: str) -> str:
+    """SQL for a contact's provenance fields as a JSON object, nulls left
+    out (the fields a revision did not set)."""
+    pairs = ", ".join(
+        f"'{name}', {column}"
+        for name, column in (
+            ("first_name", "c.first_name"),
+            ("last_name", "c.last_name"),
+            ("title", "c.title"),
+            ("company", "co.name"),
+            ("email", "c.email"),
+            ("phone", "c.phone"),
+            ("city", "c.city"),
+            ("country", "c.country"),
+        )
+    )
+    if dialect == "postgresql":
+        return f"json_strip_nulls(json_build_object({pairs}))"
+    # json_patch drops members whose value is null (RFC 7396).
+    return f"json_patch('{{}}', json_object({pairs}))"
+
+
+def add_demo_revisions(conn: Connection, company_ids: Sequence[int]) -> int:
+    """Give every contact of these companies that has no revision one that
+    created it, with the source "demo data" and the contact's own date, so
+    its page shows where each field came from. Returns how many."""
+    # Only constant SQL is formatted in (the JSON expression for the
+    # dialect); the company ids are bound.
+    statement = text(
+        "INSERT INTO contact_revisions (contact_id, kind, source, fields, "  # noqa: S608
+        f"created_at) SELECT c.id, 'contribution', 'demo_data', "
+        f"{_revision_fields_sql(conn.dialect.name)}, c.created_at "
+        "FROM contacts c JOIN companies co ON co.id = c.company_id "
+        "WHERE c.company_id IN :ids AND NOT EXISTS "
+        "(SELECT 1 FROM contact_revisions r WHERE r.contact_id = c.id)"
+    ).bindparams(bindparam("ids", expanding=True))
+    added = 0
+    for start in range(0, len(company_ids), 500):
+        chunk = [int(i) for i in company_ids[start : start + 500]]
+        added += conn.execute(statement, {"ids": chunk}).rowcount or 0
+    return added
 
 
 # One account per role, for trying the portal locally (``portal dev``).

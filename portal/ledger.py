@@ -63,6 +63,26 @@ def _ensure_balance_row(session: Session, member_id: int) -> None:
     )
 
 
+def lock_balances(session: Session, member_ids) -> None:
+    """Lock these members' balance rows (made if missing) until the
+    transaction ends, in member id order. A transaction that moves several
+    members' points (a reveal pays a royalty; a bulk reveal many) takes its
+    locks up front in this one order, so two of them never wait for each
+    other in a cycle (PostgreSQL would abort one as a deadlock). On SQLite
+    the write transaction already holds the database's write lock."""
+    ids = sorted({member_id for member_id in member_ids if member_id is not None})
+    if not ids:
+        return
+    for member_id in ids:
+        _ensure_balance_row(session, member_id)
+    session.execute(
+        select(PointBalance.member_id)
+        .where(PointBalance.member_id.in_(ids))
+        .order_by(PointBalance.member_id)
+        .with_for_update()
+    ).all()
+
+
 def _existing(session: Session, key: str) -> LedgerEntry | None:
     return session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
 

@@ -616,11 +616,45 @@ _REFUSED_NUMBER_TYPES = {
 }
 
 
-def _country_name(alpha_2: str | None) -> str:
-    country = pycountry.countries.get(alpha_2=alpha_2) if alpha_2 else None
+def country_name(alpha_2: str | None) -> str | None:
+    """The country's everyday English name ("Germany", "Taiwan", "United
+    Kingdom"), or None for a code ISO 3166 does not know."""
+    try:
+        country = pycountry.countries.get(alpha_2=alpha_2) if alpha_2 else None
+    except (KeyError, LookupError):
+        country = None
     if country is None:
-        return "that country"
+        return None
     return getattr(country, "common_name", None) or country.name
+
+
+def _country_name(alpha_2: str | None) -> str:
+    return country_name(alpha_2) or "that country"
+
+
+def format_phone(e164: str | None) -> str:
+    """A stored E.164 number as people read it ("+44 20 7946 0958"); text that
+    does not parse is returned as it is."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    return phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+
+
+def phone_uri(e164: str | None) -> str:
+    """A ``tel:`` link for a stored number (RFC 3966: "tel:+44-20-7946-0958")."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return "tel:" + "".join(c for c in e164 if c.isdigit() or c == "+")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.RFC3966)
 
 
 def normalise_phone(raw: str, country: str | None) -> str:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_login import current_user
 
+from portal import ledger
+from portal.extensions import db
 from portal.masking import mask_email
 from portal.models import Role
+from portal.normalise import country_name, format_phone, phone_uri
+from portal.titles import department_label, seniority_label
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,46 @@ def navigation() -> list[NavItem]:
         if (not item.roles or current_user.has_role(*item.roles))
         and (not item.needs_organisation or current_user.organisation_id is not None)
     ]
+
+
+def header_balance() -> int | None:
+    """The signed-in member's vested points, for the header; None for visitors."""
+    if not current_user.is_authenticated or not db.session.is_active:
+        # An error page after a failed transaction shows no balance rather
+        # than fail again.
+        return None
+    return ledger.vested_balance(db.session, current_user.id)
+
+
+BALANCE_EVENT = "balance-changed"
+
+
+def add_balance_event(response: Response) -> Response:
+    """After an htmx request that may have moved points (any successful
+    non-GET: a reveal, a contribution, a confirmation...), tell the page the
+    member's vested balance in an ``HX-Trigger`` event, so the header follows
+    without a reload. Events a view set already are kept."""
+    if (
+        request.method == "GET"
+        or not request.headers.get("HX-Request")
+        or not 200 <= response.status_code < 300
+        or not current_user.is_authenticated
+    ):
+        return response
+    events: dict[str, object] = {}
+    if existing := response.headers.get("HX-Trigger"):
+        try:
+            loaded = json.loads(existing)
+        except ValueError:
+            loaded = None
+        events = (
+            loaded
+            if isinstance(loaded, dict)
+            else {name.strip(): None for name in existing.split(",") if name.strip()}
+        )
+    events[BALANCE_EVENT] = {"vested": header_balance()}
+    response.headers["HX-Trigger"] = json.dumps(events)
+    return response
 
 
 def format_datetime(value: datetime | None) -> str:
@@ -119,7 +164,20 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}"
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["seniority_label"] = seniority_label
+    app.jinja_env.filters["department_label"] = department_label
+    app.jinja_env.filters["country_name"] = lambda code: country_name(code) or code
+    app.jinja_env.filters["phone"] = format_phone
+    app.jinja_env.filters["tel"] = phone_uri
 
     @app.context_processor
     def inject_navigation():
-        return {"navigation": navigation(), "current_endpoint": request.endpoint}
+        return {
+            "navigation": navigation(),
+            "current_endpoint": request.endpoint,
+            "header_balance": header_balance(),
+        }
+
+    @app.after_request
+    def announce_balance(response: Response) -> Response:
+        return add_balance_event(response)

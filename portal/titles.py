@@ -58,6 +58,39 @@ DEPARTMENTS = (
     "procurement",
 )
 
+# How each value reads on a page: the one place for these labels.
+UNRECOGNISED = "none"
+SENIORITY_LABELS = {
+    "c_level": "C-level",
+    "vp": "VP",
+    "director": "Director",
+    "head": "Head",
+    "manager": "Manager",
+    "senior": "Senior",
+    "entry": "Entry level",
+}
+DEPARTMENT_LABELS = {
+    **{value: value.replace("_", " ").capitalize() for value in DEPARTMENTS},
+    "hr": "HR",
+    "it": "IT",
+}
+
+
+def seniority_label(value: str | None) -> str:
+    """ "C-level", "VP", ...; "Not recognised" for None or "none"."""
+    return _label(SENIORITY_LABELS, value)
+
+
+def department_label(value: str | None) -> str:
+    """ "HR", "IT", "Customer success", ...; "Not recognised" for None."""
+    return _label(DEPARTMENT_LABELS, value)
+
+
+def _label(labels: dict[str, str], value: str | None) -> str:
+    if not value or value == UNRECOGNISED:
+        return "Not recognised"
+    return labels.get(value) or value.replace("_", " ").capitalize()
+
 
 # The C-suite abbreviations: CEO, CFO, CTO, COO, CMO, CRO, CIO, CDO, CPO, CHRO,
 # CISO, CLO, CXO, CAO, CSO, CCO.

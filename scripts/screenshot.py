@@ -7,7 +7,10 @@ unless ``DATABASE_URL`` / ``REDIS_URL`` name others, migrates it, loads demo
 data, creates an admin, serves the app on a free port and saves, at 1280x800:
 
 - ``docs/screenshot.png``: the admin dashboard, logged in;
-- ``docs/screenshot-home.png``: the home page, logged out.
+- ``docs/screenshot-home.png``: the home page, logged out;
+- ``docs/workspace-{search,contact,points}-{1280,390}.png``: the search
+  workspace after an inline reveal, the revealed contact's page and the
+  points page, on a laptop and on a phone.
 
 Exits with status 1 if the browser reports an error (a Content-Security-Policy
 violation, an uncaught exception): the picture would not show the real page.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import re
 import secrets
 import sys
 import tempfile
@@ -30,12 +34,12 @@ from flask_migrate import upgrade
 from playwright.sync_api import ConsoleMessage, Error, Page, sync_playwright
 from werkzeug.serving import make_server
 
-from portal import create_app, embedded_redis
+from portal import create_app, embedded_redis, ledger
 from portal.auth.services import change_password, find_member, register_member
 from portal.config import env_str
 from portal.demo import DemoDataExists, generate_demo_data
 from portal.extensions import db
-from portal.models import Role
+from portal.models import EntryKind, Role
 from portal.models.base import utcnow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +55,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+WORKSPACE_WIDTHS = (1280, 390)
 ADMIN_EMAIL = "ada.admin@tessera.example"
 ADMIN_NAME = "Ada Admin"
 DEMO_SEED = 1
@@ -83,6 +88,9 @@ def prepare_site(app: Flask, contacts: int) -> str:
             change_password(member, password)
         else:
             raise SystemExit(f"{ADMIN_EMAIL} exists and is not an admin.")
+        admin = find_member(ADMIN_EMAIL)
+        # Points to reveal with in the workspace pictures (once per site).
+        ledger.record(db.session, admin.id, 100, EntryKind.PURCHASE, "screenshot-fund")
         db.session.commit()
         db.session.remove()
     return password
@@ -134,6 +142,29 @@ def take_screenshots(base_url: str, password: str, out: Path) -> list[str]:
         page.goto(f"{base_url}/admin")
         page.get_by_role("heading", name="Admin", exact=True).wait_for()
         page.screenshot(path=str(out / "screenshot.png"))
+
+        for width in WORKSPACE_WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{base_url}/search?q=engineer")
+            row = page.locator("tr.search-hit").first
+            reveal = row.get_by_role("button", name=re.compile("^Reveal"))
+            if reveal.count():
+                reveal.click()
+                row.locator("a[href^='mailto:']").wait_for()
+            # The phone pictures show the whole page: a phone scrolls.
+            whole = width < VIEWPORT["width"]
+            page.screenshot(
+                path=str(out / f"workspace-search-{width}.png"), full_page=whole
+            )
+            row.locator("td[data-label='Name'] a").click()
+            page.locator("#contact").wait_for()
+            page.screenshot(
+                path=str(out / f"workspace-contact-{width}.png"), full_page=whole
+            )
+            page.goto(f"{base_url}/points")
+            page.screenshot(
+                path=str(out / f"workspace-points-{width}.png"), full_page=whole
+            )
         browser.close()
     return errors
 
@@ -160,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             if embedded:
                 embedded_redis.leave(instance)
 
-    for name in ("screenshot.png", "screenshot-home.png"):
+    names = ["screenshot.png", "screenshot-home.png"] + [
+        f"workspace-{page}-{width}.png"
+        for width in WORKSPACE_WIDTHS
+        for page in ("search", "contact", "points")
+    ]
+    for name in names:
         print(f"Saved {args.out / name}")
     if errors:
         print("The browser reported errors:", *errors, sep="\n  ", file=sys.stderr)

@@ -12,10 +12,10 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal import ledger
-from portal.auth.services import verify_password
-from portal.cli import create_user_command, seed_command
+from portal.auth.services import start_session, verify_password
+from portal.cli import create_user_command, reset_password_command, seed_command
 from portal.demo import DEMO_ACCOUNTS, create_demo_accounts
-from portal.models import AuditEntry, Company, Contact, Member, Role
+from portal.models import AuditEntry, Company, Contact, Member, MemberSession, Role
 from tests.processes import DEADLINE
 
 
@@ -73,6 +73,40 @@ def test_create_user_refuses_duplicates_and_bad_roles(app, make_member):
     assert taken.exit_code != 0 and "already has an account" in taken.output
     bad = runner.invoke(create_user_command, ["x@northwind.example", "--role", "king"])
     assert bad.exit_code != 0 and "Invalid value for '--role'" in bad.output
+
+
+def test_reset_password_sets_a_new_one_and_ends_sessions(app, db, make_member):
+    """reset-password gives the account a generated password (printed once),
+    logs it out everywhere and writes the audit log; an unknown email and a
+    short password are refused."""
+    member = make_member(email="locked.out@northwind.example")
+    start_session(member, "127.0.0.1", "test")
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(reset_password_command, ["Locked.Out@northwind.example"])
+    assert result.exit_code == 0, result.output
+    assert "1 session(s) ended" in result.output
+    password = result.output.split("Password (shown once): ")[1].strip()
+    db.session.expire_all()
+    assert verify_password(db.session.get(Member, member.id).password_hash, password)
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(MemberSession)
+            .where(MemberSession.revoked_at.is_(None))
+        )
+        == 0
+    )
+    assert (
+        "member.password_reset_by_operator"
+        in db.session.scalars(select(AuditEntry.action)).all()
+    )
+    unknown = runner.invoke(reset_password_command, ["nobody@northwind.example"])
+    assert unknown.exit_code != 0 and "No account uses" in unknown.output
+    short = runner.invoke(
+        reset_password_command, ["locked.out@northwind.example", "--password", "x"]
+    )
+    assert short.exit_code != 0 and "10 to 128" in short.output
 
 
 def test_seed_command_creates_contacts(app, db):
@@ -210,6 +244,7 @@ def test_portal_group_lists_every_command(tmp_path, monkeypatch):
         "db",
         "seed",
         "create-user",
+        "reset-password",
         "points",
         "contacts",
     ):

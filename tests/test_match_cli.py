@@ -68,7 +68,7 @@ def test_match_writes_their_columns_with_ours_filled_in(app, db, pool, tmp_path)
         "101", "Bob", "Whitfield", "Acme Robotics Ltd", "robert.whitfield@acme.com",
         "Head of Sales", "'=HYPERLINK(\"http://x\")",
     ]  # fmt: skip
-    assert bob[7:11] == ["'+442079460958", "London", "GB", "matched"]
+    assert bob[7:11] == ["+442079460958", "London", "GB", "matched"]
     assert "title: Sales Lead -> Head of Sales" in bob[12]
     assert rows[2][10:] == [
         "not_found",

@@ -114,10 +114,15 @@ def dev_command(port: int, host: str) -> None:
             click.echo("\nDemo accounts (passwords are shown only this once):")
             for email, role, password in accounts:
                 click.echo(f"  {role:<10} {email:<28} {password}")
-            click.echo("")
+            click.echo(
+                "Lost one later? `portal reset-password EMAIL` prints a new one.\n"
+            )
     folder = Path(app.instance_path)
     env = dict(os.environ, TESSERA_INSTANCE_PATH=str(folder))
     env.setdefault("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+    # Emailed links point at the server dev runs, on whatever port, unless
+    # PUBLIC_URL says otherwise.
+    env.setdefault("PUBLIC_URL", f"http://{host}:{port}")
     if app.config["REDIS_EMBEDDED"]:
         # dev starts the embedded server; its children join it on their first
         # connection, and dev stops it when everything has stopped.

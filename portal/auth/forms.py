@@ -31,6 +31,18 @@ def _password_field(label: str) -> PasswordField:
     )
 
 
+def _repeat_field(label: str, missing: str, of: str = "password") -> PasswordField:
+    """The field that repeats the new password in field ``of``."""
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(missing),
+            EqualTo(of, message="The two passwords are not the same."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
 def email_address_field(
     label: str, missing: str = "Enter your email address.", autocomplete: str = "email"
 ) -> EmailField:
@@ -61,14 +73,7 @@ class RegisterForm(FlaskForm):
         render_kw={"autocomplete": "name"},
     )
     password = _password_field("Password")
-    confirm = PasswordField(
-        "Repeat password",
-        validators=[
-            DataRequired("Repeat your password."),
-            EqualTo("password", message="The two passwords are not the same."),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    confirm = _repeat_field("Repeat password", "Repeat your password.")
 
     def validate_password(self, field: PasswordField) -> None:
         if (
@@ -79,7 +84,7 @@ class RegisterForm(FlaskForm):
             raise ValidationError("Your password must not contain your email address.")
 
 
-class LoginForm(FlaskForm):
+class ForgotPasswordForm(FlaskForm):
     email = EmailField(
         "Email",
         validators=[
@@ -88,6 +93,9 @@ class LoginForm(FlaskForm):
         ],
         render_kw={"autocomplete": "username"},
     )
+
+
+class LoginForm(ForgotPasswordForm):
     password = PasswordField(
         "Password",
         validators=[
@@ -96,6 +104,11 @@ class LoginForm(FlaskForm):
         ],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+class ResetPasswordForm(FlaskForm):
+    password = _password_field("New password")
+    confirm = _repeat_field("Repeat new password", "Repeat your new password.")
 
 
 class ProfileForm(FlaskForm):
@@ -115,11 +128,6 @@ class PasswordChangeForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
     new_password = _password_field("New password")
-    confirm = PasswordField(
-        "Repeat new password",
-        validators=[
-            DataRequired("Repeat your new password."),
-            EqualTo("new_password", message="The two passwords are not the same."),
-        ],
-        render_kw={"autocomplete": "new-password"},
+    confirm = _repeat_field(
+        "Repeat new password", "Repeat your new password.", of="new_password"
     )

@@ -19,7 +19,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 from portal import ledger, tokens
 from portal.audit import record_audit
 from portal.auth import services
-from portal.auth.forms import LoginForm, RegisterForm
+from portal.auth.forms import (
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
 from portal.extensions import db, limiter
 from portal.mail import public_url, send_email
 from portal.models import Member
@@ -246,3 +251,103 @@ def resend_verification():
         "success",
     )
     return redirect_to(url_for("main.home"))
+
+
+def _reset_address_key() -> str:
+    return "reset-address:" + services.account_email_key(request.form.get("email", ""))
+
+
+RESET_SENT = (
+    "If an account uses {email}, we sent it a link to choose a new password. "
+    "The link works once, within {minutes} minutes."
+)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_RESET_LIMIT_PER_IP"],
+    methods=["POST"],
+    key_func=lambda: "reset-ip:" + (request.remote_addr or "unknown"),
+)
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_RESET_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    key_func=_reset_address_key,
+)
+def forgot_password():
+    """Ask for a reset link. The answer is the same whether or not the address
+    has an account, so the page tells nobody who is a member."""
+    if current_user.is_authenticated:
+        return redirect(url_for("account.profile"))
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+        started = services.start_password_reset(
+            db.session, form.email.data, timedelta(minutes=minutes), utcnow()
+        )
+        if started is not None:
+            member, token = started
+            send_email(
+                member.email,
+                "Choose a new password for Tessera",
+                render_template(
+                    "emails/reset_password.txt",
+                    member=member,
+                    minutes=minutes,
+                    reset_link=public_url("auth.reset_password", token=token),
+                    forgot_link=public_url("auth.forgot_password"),
+                ),
+                kind="reset_password",
+            )
+            record_audit(
+                "member.password_reset_requested",
+                actor=None,
+                target=member,
+                ip=request.remote_addr,
+            )
+        db.session.commit()
+        flash(RESET_SENT.format(email=form.email.data.strip(), minutes=minutes), "info")
+        return redirect_to(url_for("auth.login"))
+    status = 422 if form.errors else 200
+    return render("auth/forgot.html", "auth/forgot.html", status=status, form=form)
+
+
+def _reset_page(status: int, **context):
+    response = render("auth/reset.html", "auth/reset.html", status=status, **context)
+    # The token is in this page's address: never send it on as a referrer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """The emailed link: a form for the new password (a GET uses nothing up);
+    the POST uses the link up, sets the password and ends every session."""
+    form = ResetPasswordForm()
+    try:
+        member = services.password_reset_member(db.session, token, utcnow())
+    except tokens.TokenRefused as refused:
+        status = 400 if isinstance(refused, tokens.TokenInvalid) else 410
+        return _reset_page(status, refused=refused)
+    if not form.validate_on_submit():
+        status = 422 if form.errors else 200
+        return _reset_page(status, form=form, member=member, token=token)
+    db.session.rollback()
+    try:
+        with ledger.write_transaction() as write:
+            member = services.reset_password(write, token, form.password.data, utcnow())
+            record_audit(
+                "member.password_reset",
+                actor=member,
+                target=member,
+                ip=request.remote_addr,
+                session=write,
+            )
+    except tokens.TokenRefused as refused:
+        status = 400 if isinstance(refused, tokens.TokenInvalid) else 410
+        return _reset_page(status, refused=refused)
+    if current_user.is_authenticated:
+        logout_user()
+        session.clear()
+    flash("Your password is changed. Log in with the new one.", "success")
+    return redirect_to(url_for("auth.login"))

@@ -22,6 +22,7 @@ from portal.models.base import utcnow
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - a session key name, not a secret
 VERIFY_EMAIL = "verify_email"
+RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a secret
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a failed login takes the same
@@ -219,20 +220,63 @@ def end_session(token: str) -> None:
         db.session.flush()
 
 
-def end_all_sessions(member: Member) -> int:
-    """Revoke every live session of ``member`` (suspension, password change)."""
-    live = db.session.scalars(
+def end_all_sessions(
+    member: Member, session: Session | None = None, now: datetime | None = None
+) -> int:
+    """Revoke every live session of ``member`` (suspension, password change),
+    in ``session`` (default: the request's)."""
+    session = session or db.session
+    live = session.scalars(
         select(MemberSession).where(
             MemberSession.member_id == member.id, MemberSession.revoked_at.is_(None)
         )
     ).all()
-    now = utcnow()
+    now = now or utcnow()
     for login in live:
         login.revoked_at = now
-    db.session.flush()
+    session.flush()
     return len(live)
 
 
 def change_password(member: Member, new_password: str) -> None:
     member.password_hash = hash_password(new_password)
     db.session.flush()
+
+
+def start_password_reset(
+    session: Session, email: str, lifetime: timedelta, now: datetime
+) -> tuple[Member, str] | None:
+    """A new single-use reset token for the active account with ``email``
+    (older ones stop working), or None when there is no such account: the
+    caller answers the same either way."""
+    member = find_member(email)
+    if member is None or member.status != MemberStatus.ACTIVE:
+        return None
+    token = tokens.issue(
+        session, RESET_PASSWORD, _verification_subject(member), lifetime, now
+    )
+    return member, token
+
+
+def password_reset_member(session: Session, token: str, now: datetime) -> Member:
+    """The member a still-usable reset link is for (it stays usable).
+
+    Raises ``tokens.TokenRefused`` (invalid, used or expired).
+    """
+    return _token_member(session, tokens.check(session, RESET_PASSWORD, token, now))
+
+
+def reset_password(
+    session: Session, token: str, new_password: str, now: datetime
+) -> Member:
+    """Use up a reset link: the member gets ``new_password`` and every live
+    session ends, in the caller's transaction. Of racing requests with one
+    link, at most one succeeds.
+
+    Raises ``tokens.TokenRefused`` (invalid, used or expired).
+    """
+    member = _token_member(session, tokens.consume(session, RESET_PASSWORD, token, now))
+    member.password_hash = hash_password(new_password)
+    end_all_sessions(member, session, now)
+    session.flush()
+    return member

@@ -29,14 +29,17 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
-from portal import matching
+from portal import matching, titles
 from portal.masking import mask_email
 from portal.models import Company, Contact, ContactState
 from portal.pagination import Page
-from portal.titles import DEPARTMENTS, SENIORITIES
+from portal.titles import (
+    SENIORITIES,
+    UNRECOGNISED,
+    department_label,
+    seniority_label,
+)
 
-# The filter value for contacts whose title named no department (or seniority).
-UNRECOGNISED = "none"
 # Freshness: the share of contacts confirmed within each of these many months.
 FRESHNESS_MONTHS = (6, 12)
 # Company search shows this many closest matches.
@@ -44,37 +47,10 @@ SEARCH_LIMIT = 20
 # Company names are at most 200 characters; longer text cannot match better.
 MAX_QUERY_LENGTH = 200
 
-DEPARTMENT_LABELS = {
-    **{value: value.replace("_", " ").capitalize() for value in DEPARTMENTS},
-    "hr": "HR",
-    "it": "IT",
-    UNRECOGNISED: "Not recognised",
-}
-SENIORITY_LABELS = {
-    "c_level": "C-level",
-    "vp": "VP",
-    "director": "Director",
-    "head": "Head",
-    "manager": "Manager",
-    "senior": "Senior",
-    "entry": "Entry level",
-    UNRECOGNISED: "Not recognised",
-}
+DEPARTMENT_LABELS = {**titles.DEPARTMENT_LABELS, UNRECOGNISED: "Not recognised"}
+SENIORITY_LABELS = {**titles.SENIORITY_LABELS, UNRECOGNISED: "Not recognised"}
 # Alphabetical by name; the id keeps pages stable between namesakes.
 _CONTACT_ORDER = (Contact.last_name, Contact.first_name, Contact.id)
-
-
-def department_label(value: str | None) -> str:
-    return _label(DEPARTMENT_LABELS, value)
-
-
-def seniority_label(value: str | None) -> str:
-    return _label(SENIORITY_LABELS, value)
-
-
-def _label(labels: dict[str, str], value: str | None) -> str:
-    value = value or UNRECOGNISED
-    return labels.get(value) or value.replace("_", " ").capitalize()
 
 
 # --- the company list --------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from collections.abc import Sequence
+
+from flask import Blueprint, Response, flash, redirect, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select, or_, select
 
@@ -14,6 +16,8 @@ from portal.models import Company, Contact, DisclosureChannel, Unlock
 from portal.models.base import utcnow
 from portal.pagination import paginate
 from portal.rendering import render
+from portal.security import safe_local_path
+from portal.xlsxfiles import XLSX_MIMETYPE, write_xlsx
 
 bp = Blueprint("my", __name__, url_prefix="/my")
 
@@ -51,47 +55,93 @@ def contacts():
     return render("my/contacts.html", "my/_contacts_table.html", page=page, q=text)
 
 
-@bp.get("/contacts.csv")
-@login_required
-def export():
-    """Every revealed contact as CSV; each exported contact is a disclosure."""
-    rows = db.session.execute(_revealed("")).all()
-    now = utcnow()
+def _exported(
+    ids: list[int] | None = None,
+) -> tuple[Sequence[object], list[tuple[object, ...]]]:
+    """Every revealed contact (or those of ``ids`` the member revealed) as
+    export rows, each recorded as a disclosure (committed by the caller)."""
+    statement = _revealed("")
+    if ids is not None:
+        statement = statement.where(Contact.id.in_(ids))
+    rows = db.session.execute(statement).all()
     record_disclosures(
         db.session,
         (contact.id for contact, _ in rows),
         current_user._get_current_object(),
         DisclosureChannel.EXPORT,
-        now,
+        utcnow(),
     )
-    body = "".join(
-        iter_csv(
-            EXPORT_HEADER,
-            (
-                (
-                    c.first_name,
-                    c.last_name,
-                    c.title,
-                    c.company.name,
-                    c.company.domain,
-                    c.email,
-                    c.phone,
-                    c.city,
-                    c.country,
-                    revealed_at.date().isoformat(),
-                    c.last_confirmed_at.date().isoformat()
-                    if c.last_confirmed_at
-                    else "",
-                )
-                for c, revealed_at in rows
-            ),
+    return EXPORT_HEADER, [
+        (
+            c.first_name,
+            c.last_name,
+            c.title,
+            c.company.name,
+            c.company.domain,
+            c.email,
+            c.phone,
+            c.city,
+            c.country,
+            revealed_at.date().isoformat(),
+            c.last_confirmed_at.date().isoformat() if c.last_confirmed_at else "",
         )
-    )
-    db.session.commit()
+        for c, revealed_at in rows
+    ]
+
+
+def _attachment(body: str | bytes, mimetype: str, extension: str) -> Response:
+    name = f"tessera-my-contacts.{extension}"
     return Response(
         body,
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": 'attachment; filename="tessera-my-contacts.csv"'
-        },
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+EXPORT_FORMATS = {
+    "csv": lambda header, rows: ("".join(iter_csv(header, rows)), "text/csv"),
+    "xlsx": lambda header, rows: (write_xlsx(header, rows), XLSX_MIMETYPE),
+}
+
+
+@bp.get("/contacts.csv")
+@login_required
+def export():
+    """Every revealed contact as CSV; each exported contact is a disclosure."""
+    return _export_all("csv")
+
+
+@bp.get("/contacts.xlsx")
+@login_required
+def export_xlsx():
+    """Every revealed contact as an .xlsx workbook whose cells are all text;
+    each exported contact is a disclosure."""
+    return _export_all("xlsx")
+
+
+def _export_all(fmt: str) -> Response:
+    body, mimetype = EXPORT_FORMATS[fmt](*_exported())
+    db.session.commit()
+    return _attachment(body, mimetype, fmt)
+
+
+@bp.post("/contacts/export")
+@login_required
+def export_selected():
+    """The selected contacts that the member revealed, as CSV or .xlsx (from
+    the search results); the others are left out. Each is a disclosure."""
+    fmt = request.form.get("format", "csv")
+    if fmt not in EXPORT_FORMATS:
+        fmt = "csv"
+    ids = [
+        int(raw)
+        for raw in request.form.getlist("ids")[:1000]
+        if raw.isascii() and raw.isdigit() and len(raw) <= 9
+    ]
+    header, rows = _exported(ids)
+    if not rows:
+        flash("None of the selected contacts is revealed yet: reveal them first.")
+        return redirect(safe_local_path(request.form.get("back")) or "/search")
+    body, mimetype = EXPORT_FORMATS[fmt](header, rows)
+    db.session.commit()
+    return _attachment(body, mimetype, fmt)

@@ -23,6 +23,7 @@ from portal import ledger
 from portal.disclosures import record_disclosures
 from portal.models import (
     Contact,
+    ContactState,
     DisclosureChannel,
     EntryKind,
     Member,
@@ -123,6 +124,7 @@ def reveal_contact(
     earlier = existing_unlock(session, member.id, contact.id)
     if earlier is not None:
         return Reveal(earlier, charged=False)
+    ledger.lock_balances(session, (member.id, contact.owner_id))
     if not contact.state.revealable:
         raise RevealRefused(
             "This contact has left the company or is no longer valid, so it "
@@ -164,3 +166,124 @@ def reveal_contact(
         )
     record_disclosures(session, [contact.id], member, DisclosureChannel.UNLOCK, now)
     return Reveal(unlock, charged=True)
+
+
+def reveal_by_ids(
+    member_id: int, contact_id: int, rules: RevealRules, now: datetime
+) -> Reveal:
+    """``reveal_contact`` in a write transaction of its own (committed when it
+    returns), for a request: on SQLite concurrent reveals queue for the write
+    lock instead of failing. Raises as ``reveal_contact`` does."""
+    with ledger.write_transaction() as session:
+        return reveal_contact(
+            session,
+            session.get(Member, member_id),
+            session.get(Contact, contact_id),
+            rules,
+            now,
+        )
+
+
+# Selected at once from a page of search results: at most a page or two.
+MAX_BULK_REVEAL = 100
+
+
+@dataclass(frozen=True)
+class RevealQuote:
+    """What revealing a selection costs, before the member confirms."""
+
+    contact_ids: tuple[int, ...]
+    # Revealable and not yet revealed by the member: each costs ``cost``.
+    new: int
+    # Revealed before: free to see again.
+    already: int
+    cost: int
+
+    @property
+    def total(self) -> int:
+        return self.new * self.cost
+
+
+@dataclass(frozen=True)
+class BulkReveal:
+    revealed: int
+    charged: int
+    points: int
+
+
+def _revealable(session: Session, contact_ids) -> list[Contact]:
+    ids = sorted(set(contact_ids))[:MAX_BULK_REVEAL]
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(
+                Contact.id.in_(ids),
+                Contact.state.in_(ContactState.revealable_states()),
+            )
+            .order_by(Contact.id)
+        )
+    )
+
+
+def quote_reveal(
+    session: Session, member_id: int, contact_ids, rules: RevealRules
+) -> RevealQuote:
+    """The cost of revealing the revealable ones among ``contact_ids`` (at
+    most ``MAX_BULK_REVEAL``): those the member revealed before are free."""
+    contacts = _revealable(session, contact_ids)
+    ids = tuple(contact.id for contact in contacts)
+    already = (
+        session.scalar(
+            select(func.count()).where(
+                Unlock.member_id == member_id, Unlock.contact_id.in_(ids)
+            )
+        )
+        if ids
+        else 0
+    )
+    return RevealQuote(ids, len(ids) - already, already, rules.cost)
+
+
+def reveal_contacts(
+    session: Session,
+    member: Member,
+    contact_ids,
+    rules: RevealRules,
+    now: datetime,
+) -> BulkReveal:
+    """Reveal every revealable contact of ``contact_ids`` to ``member``, each
+    charged once ever (``reveal_contact``'s guarantee, however many requests
+    race). All or nothing: ``ledger.InsufficientPoints`` or
+    ``RevealLimitReached`` part-way raises, and the caller's transaction must
+    be rolled back (``ledger.write_transaction`` does)."""
+    revealed = charged = points = 0
+    contacts = _revealable(session, contact_ids)
+    # Every balance this may move, locked first and in one order.
+    ledger.lock_balances(
+        session, [member.id, *(contact.owner_id for contact in contacts)]
+    )
+    for contact in contacts:
+        reveal = reveal_contact(session, member, contact, rules, now)
+        revealed += 1
+        if reveal.charged:
+            charged += 1
+            points += reveal.unlock.cost
+    return BulkReveal(revealed, charged, points)
+
+
+def revealed_details(
+    session: Session, member_id: int, contact_ids
+) -> dict[int, tuple[str | None, str | None]]:
+    """Email and phone of the contacts among ``contact_ids`` that the member
+    revealed (paid for), for showing them in a list."""
+    ids = list(contact_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Contact.id, Contact.email, Contact.phone)
+        .join(Unlock, Unlock.contact_id == Contact.id)
+        .where(Unlock.member_id == member_id, Contact.id.in_(ids))
+    )
+    return {row.id: (row.email, row.phone) for row in rows}

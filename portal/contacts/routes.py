@@ -24,7 +24,7 @@ from portal.contacts.reveal import (
     RevealRefused,
     RevealRules,
     details_visible_to,
-    reveal_contact,
+    reveal_by_ids,
 )
 from portal.csvfiles import iter_csv
 from portal.errors import error_response
@@ -37,7 +37,6 @@ from portal.models import (
     ContributionFile,
     ContributionRow,
     FlagKind,
-    Member,
     RevisionSource,
     Role,
 )
@@ -243,6 +242,9 @@ def _detail(contact: Contact, status: int = 200, **extra):
         open_challenges=services.points.open_challenges(db.session, contact.id),
         visible=_visible_details(contact, provenance),
         reveal_cost=current_app.config["REVEAL_COST"],
+        # A contributor's own contact needs someone else's confirmation.
+        can_confirm=current_user.has_role(*STAFF)
+        or contact.owner_id != current_user.id,
         challenge_form=extra.pop("challenge_form", None) or ChallengeForm(),
         **extra,
     )
@@ -266,14 +268,7 @@ def unlock(contact_id: int):
     db.session.rollback()
     rules = RevealRules.from_config(current_app.config)
     try:
-        with ledger.write_transaction() as session:
-            reveal = reveal_contact(
-                session,
-                session.get(Member, current_user.id),
-                session.get(Contact, contact_id),
-                rules,
-                utcnow(),
-            )
+        reveal = reveal_by_ids(current_user.id, contact_id, rules, utcnow())
     except RevealLimitReached as refused:
         return error_response(429, "Daily reveal limit reached", refused.message)
     except RevealRefused as refused:
@@ -290,8 +285,9 @@ def unlock(contact_id: int):
                 "confirmed), updating stale ones, or challenging bad data."
             ),
         )
+    left = ledger.vested_balance(db.session, current_user.id)
     message = (
-        f"Revealed for {reveal.unlock.cost} points."
+        f"Revealed for {reveal.unlock.cost} points. You have {left:,} left to spend."
         if reveal.charged
         else "You revealed this contact before: viewing it again is free."
     )

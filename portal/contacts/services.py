@@ -325,11 +325,16 @@ def _checked(
     """The checks every contribution passes before anything is written: the
     attestation, each field, and the suppression list. Returns the cleaned
     values and the known company they name (None: a new company)."""
+    # Every problem at once: the fields' and the attestation's.
+    problems: dict[str, str] = {}
     if member_id is not None and not attestation:
-        raise ContributionRefused(
-            {"attestation": "Tick the box to confirm you may share this contact."}
-        )
-    clean = clean_contact(values)
+        problems["attestation"] = "Tick the box to confirm you may share this contact."
+    try:
+        clean = clean_contact(values)
+    except ContributionRefused as refused:
+        raise ContributionRefused({**refused.problems, **problems}) from None
+    if problems:
+        raise ContributionRefused(problems)
     match = matching.resolve_company(
         session,
         name=clean.company or None,

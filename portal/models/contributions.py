@@ -40,6 +40,8 @@ class RevisionSource(enum.StrEnum):
     MODERATOR = "moderator"
     SUBJECT = "subject"
     OPERATOR_IMPORT = "operator_import"
+    # Generated sample contacts (portal dev, portal seed, the benchmarks).
+    DEMO_DATA = "demo_data"
 
     @property
     def label(self) -> str:
@@ -50,6 +52,7 @@ class RevisionSource(enum.StrEnum):
             "moderator": "Edited by a moderator",
             "subject": "Corrected by the person",
             "operator_import": "Imported by Tessera",
+            "demo_data": "Demo data",
         }[self.value]
 
 

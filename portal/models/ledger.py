@@ -26,6 +26,19 @@ class EntryKind(enum.StrEnum):
     ADJUSTMENT = "adjustment"
     EXPIRY = "expiry"
 
+    @property
+    def label(self) -> str:
+        """How the history names it: spending points is a "Reveal"."""
+        return _KIND_LABELS.get(self.value) or self.value.replace("_", " ").capitalize()
+
+
+_KIND_LABELS = {
+    "signup_grant": "Sign-up grant",
+    "contribution": "Contribution",
+    "unlock": "Reveal",
+    "challenge_reward": "Challenge upheld",
+}
+
 
 class EntryState(enum.StrEnum):
     PENDING = "pending"

@@ -15,6 +15,7 @@ from portal.pagination import paginate
 from portal.points.services import (
     Rules,
     contributions_today,
+    history_context,
     member_tier,
 )
 from portal.rendering import render
@@ -38,12 +39,14 @@ def overview():
     page = paginate(statement, request.args.get("page"))
     now = utcnow()
     rules = Rules.from_config(current_app.config)
+    context = history_context(db.session, list(page.items), rules)
     return render(
         "points/overview.html",
         "points/_history.html",
         balance=ledger.balance(db.session, current_user.id),
         expiring=expiring_points(db.session, current_user.id),
         page=page,
+        context=context,
         kind=kind,
         kinds=list(EntryKind),
         rules=rules,

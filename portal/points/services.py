@@ -550,6 +550,69 @@ def refund_recent_unlocks(
     return len(unlocks)
 
 
+@dataclass(frozen=True)
+class HistoryContext:
+    """What the points history says beside an entry."""
+
+    contact_id: int | None = None
+    contact_name: str | None = None
+    # For a pending contribution or update: when it vests unless challenged.
+    vests_on: datetime | None = None
+
+
+def history_context(
+    session: Session, entries: list[LedgerEntry], rules: Rules
+) -> dict[int, HistoryContext]:
+    """For each entry of a page of history, the contact it concerns (through
+    its revision, reveal or flag) and, while pending, when it vests: the
+    challenge window after it was earned, or sooner on confirmation."""
+    by_type: dict[str, set[int]] = {}
+    for entry in entries:
+        if entry.reference_type and entry.reference_id is not None:
+            by_type.setdefault(entry.reference_type, set()).add(entry.reference_id)
+    contact_of: dict[tuple[str, int], int] = {}
+    for model, column in (
+        (Revision, Revision.contact_id),
+        (Unlock, Unlock.contact_id),
+        (Flag, Flag.contact_id),
+    ):
+        ids = by_type.get(model.__tablename__)
+        if ids:
+            for reference_id, contact_id in session.execute(
+                select(model.id, column).where(model.id.in_(ids))
+            ):
+                if contact_id is not None:
+                    contact_of[(model.__tablename__, reference_id)] = contact_id
+    names = (
+        {
+            row.id: f"{row.first_name} {row.last_name}"
+            for row in session.execute(
+                select(Contact.id, Contact.first_name, Contact.last_name).where(
+                    Contact.id.in_(set(contact_of.values()))
+                )
+            )
+        }
+        if contact_of
+        else {}
+    )
+    context = {}
+    for entry in entries:
+        key = (entry.reference_type or "", entry.reference_id or 0)
+        contact_id = contact_of.get(key)
+        vests_on = None
+        if entry.state == EntryState.PENDING and entry.kind in (
+            EntryKind.CONTRIBUTION,
+            EntryKind.UPDATE,
+        ):
+            vests_on = entry.created_at + timedelta(days=rules.vesting_days)
+        context[entry.id] = HistoryContext(
+            contact_id=contact_id if contact_id in names else None,
+            contact_name=names.get(contact_id) if contact_id else None,
+            vests_on=vests_on,
+        )
+    return context
+
+
 def adjust_points(
     session: Session,
     member: Member,

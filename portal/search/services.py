@@ -83,6 +83,8 @@ PROBE_LIMIT = 3_000
 # A company filter of at most this many digits is a company's id.
 MAX_ID_DIGITS = 9
 MAX_QUERY_CHARACTERS = 200
+# Industry and size band filters are at most this long (the columns' size).
+MAX_COMPANY_FACT = 80
 MAX_WORDS = 8
 # Months a "confirmed within" filter may ask for.
 MAX_MONTHS = 120
@@ -102,9 +104,11 @@ STOPWORDS = frozenset(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # How much a word matching each field counts, against a name (title: also
-# city).
-TITLE_WEIGHT = 0.8
-COMPANY_WEIGHT = 0.9
+# city). A role query ("engineer") wants people with that title before people
+# at a company with the word in its name ("X Engineering"), so titles weigh
+# more than companies.
+TITLE_WEIGHT = 0.95
+COMPANY_WEIGHT = 0.85
 
 
 def words_of(text: str, *, joined: bool = True) -> list[str]:
@@ -145,6 +149,9 @@ class SearchQuery:
     # ISO 3166 alpha-2.
     country: str | None = None
     confirmed_within_months: int | None = None
+    # The company's industry and size band, as stored ("Software", "51-200").
+    industry: str = ""
+    size: str = ""
     order: Order = "relevance"
     page: int = 1
     per_page: int = PER_PAGE
@@ -212,6 +219,8 @@ class SearchQuery:
             city=text("city"),
             country=country,
             confirmed_within_months=months,
+            industry=text("industry")[:MAX_COMPANY_FACT].strip(),
+            size=text("size")[:MAX_COMPANY_FACT].strip(),
             order=order,  # type: ignore[arg-type]
             page=min(page, 10**6),
             per_page=per_page,
@@ -229,6 +238,8 @@ class SearchQuery:
                 self.city,
                 self.country,
                 self.confirmed_within_months,
+                self.industry,
+                self.size,
             )
         )
 
@@ -248,6 +259,8 @@ class SearchQuery:
             "city": self.city,
             "country": self.country or "",
             "confirmed": str(self.confirmed_within_months or ""),
+            "industry": self.industry,
+            "size": self.size,
             "order": "" if self.order == "relevance" else self.order,
             "page": "" if self.page == 1 else str(self.page),
         }
@@ -298,6 +311,12 @@ class SearchResults:
     relaxed: bool = False
     # Filter words that match no company, title or city.
     unmatched_filters: tuple[str, ...] = ()
+    # The words searched for when some typed ones were typos ("margaret
+    # hamilton" for "margret hamiltn"); None when every word was found as typed.
+    corrected: str | None = None
+    # How many of the ranked matches (all of them, or the first
+    # ``RERANK_LIMIT``) fall in each seniority, department and country.
+    facets: Facets | None = None
 
     @property
     def blank(self) -> bool:
@@ -317,6 +336,72 @@ class SearchResults:
         plus = "+" if self.total_is_lower_bound else ""
         noun = "result" if self.total == 1 and not plus else "results"
         return f"{self.total:,}{plus} {noun}"
+
+
+@dataclass(frozen=True)
+class Facets:
+    seniority: list[tuple[str, int]]
+    department: list[tuple[str, int]]
+    country: list[tuple[str, int]]
+    # Counted among this many matches: all of them unless the total is "1,000+".
+    counted: int
+
+
+FACET_COUNTRIES = 10
+
+
+def _facets(session: Session, rows: list, counted: int) -> Facets:
+    """Counts per seniority, department and country among ``rows`` (matches),
+    largest first; values no contact has are left out."""
+    ids = [row.id for row in rows]
+    counts: dict[str, dict[str, int]] = {
+        "seniority": {},
+        "department": {},
+        "country": {},
+    }
+    bind = session.get_bind()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        for seniority, department, country in session.execute(
+            select(Contact.seniority, Contact.department, Contact.country).where(
+                in_values(bind, Contact.id, chunk)
+            )
+        ):
+            for name, value in (
+                ("seniority", seniority),
+                ("department", department),
+                ("country", country),
+            ):
+                if value:
+                    counts[name][value] = counts[name].get(value, 0) + 1
+
+    def ordered(name: str, order: Iterable[str] | None = None) -> list:
+        found = counts[name]
+        if order is not None:
+            return [(value, found[value]) for value in order if value in found]
+        return sorted(found.items(), key=lambda pair: (-pair[1], pair[0]))
+
+    return Facets(
+        seniority=ordered("seniority", SENIORITIES),
+        department=ordered("department"),
+        country=ordered("country")[:FACET_COUNTRIES],
+        counted=counted,
+    )
+
+
+def _corrected(tokens: list[_Token], near: list[dict[str, int]]) -> str | None:
+    """The words searched for, when a typed word matched only words one edit
+    away: the nearest (same length first, then alphabetical) stands for it."""
+    words = []
+    changed = False
+    for token, found in zip(tokens, near, strict=True):
+        if not found or 0 in found.values():
+            words.append(token.word)
+            continue
+        best = min(found, key=lambda w: (found[w], abs(len(w) - len(token.word)), w))
+        words.append(best)
+        changed = True
+    return " ".join(words) if changed else None
 
 
 # --- matching words ----------------------------------------------------------
@@ -608,6 +693,13 @@ def _filters(session: Session, query: SearchQuery, now: datetime) -> _Filters:
         add("title", Contact.title, *_field_values(session, query.title, "title"))
     if query.city:
         add("city", Contact.city, *_field_values(session, query.city, "city"))
+    if query.industry or query.size:
+        companies = select(Company.id)
+        if query.industry:
+            companies = companies.where(Company.industry == query.industry)
+        if query.size:
+            companies = companies.where(Company.size_band == query.size)
+        found.conditions.append(Contact.company_id.in_(companies))
     if query.seniority:
         found.conditions.append(Contact.seniority == query.seniority)
     if query.department:
@@ -679,7 +771,8 @@ def search_contacts(
         return SearchResults(query, [], 0, False, 1, 1)
     filters = _filters(session, query, now)
     tokens = _tokens(query.text)
-    matches = _matches(session, _near_words(session, tokens)) if tokens else []
+    near = _near_words(session, tokens) if tokens else []
+    matches = _matches(session, near) if tokens else []
     unmatched = tuple(
         t.word for t, m in zip(tokens, matches, strict=True) if t.required and not m
     )
@@ -712,6 +805,8 @@ def search_contacts(
         top = _freshest(session, filters.conditions, required, query.order, end)
         exact = _ExactMatch(required)
         ranked = [(float(exact.words(row)), row) for row in top]
+    # Past RERANK_LIMIT matches, facets count that many of them.
+    counted = rows[:RERANK_LIMIT]
     return SearchResults(
         query=query,
         hits=_hits(session, ranked[start:end]),
@@ -722,6 +817,8 @@ def search_contacts(
         unmatched_words=unmatched,
         relaxed=relaxed,
         unmatched_filters=tuple(filters.unmatched),
+        corrected=_corrected(tokens, near),
+        facets=_facets(session, counted, len(counted)),
     )
 
 
@@ -968,3 +1065,34 @@ def _hits(session: Session, ranked: list[tuple[float, object]]) -> list[SearchHi
         )
         for row in (details[i] for i in ids if i in details)
     ]
+
+
+def hits_for(session: Session, contact_ids: Iterable[int]) -> list[SearchHit]:
+    """Contacts as a search result shows them (before reveal), in the order
+    given; ids of unknown contacts are skipped."""
+
+    @dataclass(frozen=True)
+    class _Row:
+        id: int
+
+    return _hits(session, [(0.0, _Row(contact_id)) for contact_id in contact_ids])
+
+
+def company_filter_values(session: Session) -> tuple[list[str], list[str]]:
+    """The industries and size bands companies have, for the filters: the
+    industries alphabetically, the bands from smallest up."""
+    industries = session.scalars(
+        select(Company.industry)
+        .where(Company.industry.is_not(None))
+        .distinct()
+        .order_by(Company.industry)
+    ).all()
+    sizes = session.scalars(
+        select(Company.size_band).where(Company.size_band.is_not(None)).distinct()
+    ).all()
+
+    def lower_bound(band: str) -> int:
+        digits = re.match(r"\d+", band.replace(",", ""))
+        return int(digits.group(0)) if digits else 10**9
+
+    return list(industries), sorted(sizes, key=lambda band: (lower_bound(band), band))

@@ -669,14 +669,14 @@ def test_write_csv_escapes_formulas_and_quotes_per_rfc4180():
     assert text == (
         "name,'=header\r\n"
         "'=1+1,\r\n"
-        "'+44 20 7946 0958,-12\r\n"
+        "+44 20 7946 0958,-12\r\n"
         '"Smith, ""Jr""","two\nlines"\r\n'
         "'@me,'\tx\r\n"
     )
     assert list(csv.reader(io.StringIO(text, newline=""))) == [
         ["name", "'=header"],
         ["'=1+1", ""],
-        ["'+44 20 7946 0958", "-12"],
+        ["+44 20 7946 0958", "-12"],
         ['Smith, "Jr"', "two\nlines"],
         ["'@me", "'\tx"],
     ]
@@ -688,9 +688,22 @@ def test_write_csv_escapes_formulas_and_quotes_per_rfc4180():
         (None, ""),
         (-5, "-5"),
         (2.5, "2.5"),
-        ("-5", "'-5"),
-        ("-", "'-"),
+        ("-5", "-5"),
+        ("-", "-"),
+        ("+14048359068", "+14048359068"),
+        ("+1 (404) 835-9068", "+1 (404) 835-9068"),
+        ("-12.5", "-12.5"),
+        ("-2+3", "'-2+3"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("+A1", "'+A1"),
+        ("-SUM(A1:A2)", "'-SUM(A1:A2)"),
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\r1", "'\r1"),
         (" =cmd", "' =cmd"),
+        (" +A1", "' +A1"),
+        (" +44 20", " +44 20"),
         ("\r=x", "'\r=x"),
         ("\0=x", "'\0=x"),
         ("a=b", "a=b"),
@@ -698,7 +711,8 @@ def test_write_csv_escapes_formulas_and_quotes_per_rfc4180():
     ],
 )
 def test_formula_escape(value, expected):
-    """Text that could start a formula gets an apostrophe; numbers do not."""
+    """Text a spreadsheet would run gets an apostrophe; phone numbers, signed
+    numbers and numbers are written unchanged."""
     assert formula_escape(value) == expected
 
 

@@ -316,3 +316,29 @@ def test_title_catalogue_matches_the_classifier():
     for department, variants in C_SUITE:
         for title in variants:
             assert classify_title(title) == ("c_level", department), title
+
+
+def test_demo_contacts_carry_a_revision_with_their_source(db, client, auth):
+    """Every generated contact has one revision, source "demo data", dated
+    with the contact and holding its set fields, so its page shows a source
+    per field and a history."""
+    from portal.models import Revision, RevisionSource
+    from tests.factories import Factories
+
+    generate_demo_data(40, seed=5, now=NOW)
+    contacts = db.session.scalars(select(Contact)).all()
+    revisions = db.session.scalars(select(Revision)).all()
+    assert len(revisions) == len(contacts) == 40
+    by_contact = {revision.contact_id: revision for revision in revisions}
+    for contact in contacts:
+        revision = by_contact[contact.id]
+        assert revision.source == RevisionSource.DEMO_DATA
+        assert revision.created_at == contact.created_at
+        assert revision.fields["email"] == contact.email
+        assert revision.fields["company"] == contact.company.name
+        assert ("phone" in revision.fields) == (contact.phone is not None)
+    Factories(db).make_member(email="looker@northwind.example")
+    auth.login("looker@northwind.example")
+    html = client.get(f"/contacts/{contacts[0].id}").get_data(as_text=True)
+    assert html.count("Demo data") >= 4
+    assert "Contribution via demo data" in html

@@ -22,7 +22,7 @@ from flask import Flask, url_for
 from sqlalchemy import select
 
 from portal import create_app
-from portal.auth.services import start_email_verification
+from portal.auth.services import start_email_verification, start_password_reset
 from portal.billing.invoices import LineInput, create_invoice, issue_invoice
 from portal.billing.rules import BillingRules
 from portal.models import ContactState, JobRun, Member, Organisation
@@ -121,6 +121,16 @@ def _verification_link(factories, me, someone_else) -> dict[str, Any]:
     member = factories.make_member(email_verified_at=None)
     session = factories.db.session
     token = start_email_verification(session, member, timedelta(hours=1), utcnow())
+    session.commit()
+    return {"token": token}
+
+
+def _reset_link(factories, me, someone_else) -> dict[str, Any]:
+    member = factories.make_member()
+    session = factories.db.session
+    _, token = start_password_reset(
+        session, member.email, timedelta(minutes=30), utcnow()
+    )
     session.commit()
     return {"token": token}
 
@@ -255,6 +265,8 @@ ACCESS: dict[str, Route] = {
     "account.profile": _signed_in("GET", "POST"),
     "account.change_password": _signed_in("POST"),
     "search.search": _signed_in("GET"),
+    "search.reveal_row": _signed_in("POST", values=_active_contact),
+    "search.reveal_selected": _signed_in("POST"),
     "companies.index": _signed_in("GET"),
     "companies.detail": _signed_in("GET", values=_company),
     "contacts.new": _signed_in("GET", "POST"),
@@ -271,6 +283,8 @@ ACCESS: dict[str, Route] = {
     "jobs.status": _signed_in("GET", values=_own_job_run),
     "my.contacts": _signed_in("GET"),
     "my.export": _signed_in("GET"),
+    "my.export_xlsx": _signed_in("GET"),
+    "my.export_selected": _signed_in("POST"),
     "points.overview": _signed_in("GET"),
     "admin.dashboard": _admins("GET"),
     "admin.generate_demo_data": _admins("POST"),
@@ -305,6 +319,10 @@ ACCESS: dict[str, Route] = {
         {"POST": Access(SIGNED_IN_ROLES, visitor=LOGIN)}, _verification_link
     ),
     "auth.resend_verification": _signed_in("POST"),
+    # Asking is open to all (signed-in members are sent to their profile);
+    # a reset link works for whoever holds it.
+    "auth.forgot_password": _everyone("GET", "POST"),
+    "auth.reset_password": _everyone("GET", "POST", values=_reset_link),
     "billing.invoices": _admins("GET"),
     "billing.new_invoice": _admins("GET"),
     "billing.create_invoice": _admins("POST"),

@@ -155,7 +155,7 @@ def test_header_shows_domains_industry_size_and_location(client, member, globex)
     assert "<h1>Globex Corporation</h1>" in html
     for shown in ("globex.com, globex.co.uk", "Manufacturing", "1001-5000"):
         assert shown in html
-    assert "Springfield, US" in html
+    assert "Springfield, United States" in html
 
 
 def test_contacts_are_masked_everywhere(client, member, globex):
@@ -254,7 +254,7 @@ def test_filters(client, member, globex, query, names, htmx):
 def test_filtered_count_is_shown(client, member, globex):
     """The list says how many contacts the filter leaves."""
     _, html = get(client, f"/companies/{globex.id}?department=sales&seniority=director")
-    assert "2 contacts in Sales at director level" in text_of(html, "company-contacts")
+    assert "2 contacts in Sales · Director" in text_of(html, "company-contacts")
     _, html = get(client, f"/companies/{globex.id}?department=legal", **HTMX)
     assert "No contacts in Legal" in text_of(html, "company-contacts")
 
@@ -304,7 +304,7 @@ def test_company_list_is_alphabetical_with_searchable_counts(client, member, com
         "Initech",
         "Umbrella Holdings",
     ]
-    assert "Globex Corporation globex.com Springfield, US 6" in text_of(
+    assert "Globex Corporation globex.com Springfield, United States 6" in text_of(
         html, "company-results"
     )
     assert f'href="/companies/{companies.id}"' in html

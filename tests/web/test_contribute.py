@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -76,6 +78,24 @@ def test_missing_attestation_is_refused(client, member, db):
     assert response.status_code == 422
     assert "Tick the box" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Contact)) == 0
+
+
+def test_empty_submit_shows_every_problem_at_once(client, member, db):
+    """An empty form answers with each required field's error and the
+    attestation's together; required fields are marked; a hint comes before
+    its input, the error after."""
+    blank = dict.fromkeys(FORM, "")
+    response = post_form(client, htmx=True, **blank)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for name in ("first_name", "last_name", "title", "company", "email"):
+        assert f'id="{name}-error"' in html, name
+        tag = re.search(rf'<input[^>]*\bid="{name}"[^>]*>', html).group(0)
+        assert 'aria-required="true"' in tag and 'aria-invalid="true"' in tag
+    assert "Tick the box" in html
+    assert html.count('class="required-marker"') >= 6
+    hint = html.index('id="email-hint"')
+    assert hint < html.index('id="email"') < html.index('id="email-error"')
 
 
 def test_typo_duplicate_is_warned_then_decided(client, member, make_member, db):

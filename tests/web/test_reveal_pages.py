@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import zipfile
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import func, select
@@ -64,11 +67,25 @@ def test_email_and_phone_hidden_until_revealed(client, buyer, contact, db):
     response = reveal(client, contact.id, htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert EMAIL in html and "+442079460958" in html
-    assert "Revealed for 10 points" in html
+    assert EMAIL in html and "+44 20 7946 0958" in html
+    assert "Revealed for 10 points. You have 15 left to spend." in html
     again = reveal(client, contact.id)
     assert "viewing it again is free" in again.get_data(as_text=True)
     assert ledger.vested_balance(db.session, buyer.id) == 15
+
+
+def test_reveal_announces_the_new_balance_to_the_header(client, buyer, contact):
+    """The header shows the vested balance; an htmx reveal sends the new one in
+    an HX-Trigger event so the header follows without a reload."""
+    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "<span data-balance>25</span> pts" in page
+    response = reveal(client, contact.id, htmx=True)
+    assert json.loads(response.headers["HX-Trigger"]) == {
+        "balance-changed": {"vested": 15}
+    }
+    plain = reveal(client, contact.id)
+    assert "HX-Trigger" not in plain.headers
+    assert "<span data-balance>15</span> pts" in plain.get_data(as_text=True)
 
 
 def test_not_enough_points_says_how_to_earn(client, auth, make_member, contact, db):
@@ -124,7 +141,7 @@ def test_my_contacts_lists_filters_and_exports_escaped(
     assert by_last["Hopper"]["email"] == EMAIL
     assert by_last["Evil"]["first_name"] == "'=cmd"
     assert by_last["Evil"]["title"] == "'@SUM(A1)"
-    assert by_last["Hopper"]["phone"].startswith("'+")
+    assert by_last["Hopper"]["phone"] == "+442079460958"
     exports = db.session.scalar(
         select(func.count()).where(Disclosure.channel == DisclosureChannel.EXPORT)
     )
@@ -156,3 +173,82 @@ def test_staff_see_details_and_each_view_is_audited(
         select(AuditEntry).where(AuditEntry.action == "contact.details_viewed")
     ).one()
     assert entry.target_id == str(contact.id)
+
+
+def _xlsx_cells(data: bytes) -> list[list[tuple[str, str]]]:
+    """Each row's cells as (type, text) read straight from the sheet XML."""
+    ns = {"x": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        xml = book.read("xl/worksheets/sheet1.xml")
+    # Our own export, not untrusted input.
+    sheet = ElementTree.fromstring(xml)  # noqa: S314
+    rows = []
+    for row in sheet.iterfind(".//x:sheetData/x:row", ns):
+        cells = []
+        for cell in row.iterfind("x:c", ns):
+            text = "".join(t.text or "" for t in cell.iterfind(".//x:t", ns))
+            cells.append((cell.get("t"), text))
+        rows.append(cells)
+    return rows
+
+
+def test_my_contacts_export_as_xlsx_keeps_every_cell_as_text(
+    client, buyer, contact, make_contact, db
+):
+    """The .xlsx export holds the same values unescaped, every cell a text
+    cell (no formula, no number), and records a disclosure per contact."""
+    tricky = make_contact(first_name="=cmd", last_name="Evil", title="@SUM(A1)")
+    reveal(client, contact.id)
+    reveal(client, tricky.id)
+    response = client.get("/my/contacts.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    rows = _xlsx_cells(response.get_data())
+    header = [text for _, text in rows[0]]
+    assert header[:7] == [
+        "first_name", "last_name", "title", "company", "company_domain",
+        "email", "phone",
+    ]  # fmt: skip
+    by_last = {row[1][1]: [text for _, text in row] for row in rows[1:]}
+    assert by_last["Hopper"][5:7] == [EMAIL, "+442079460958"]
+    assert by_last["Evil"][0] == "=cmd" and by_last["Evil"][2] == "@SUM(A1)"
+    assert {kind for row in rows for kind, _ in row} == {"inlineStr"}
+    exports = db.session.scalar(
+        select(func.count()).where(Disclosure.channel == DisclosureChannel.EXPORT)
+    )
+    assert exports == 2
+
+
+def test_contact_page_reads_at_a_glance(client, buyer, make_contact, make_company):
+    """Labels from one place (VP, HR), the country's name, and once revealed
+    a formatted phone with a tel: link and the email with a mailto: link."""
+    company = make_company(name="Navy Systems", domain="navy-systems.com")
+    contact = make_contact(
+        company=company,
+        first_name="Grace",
+        last_name="Hopper",
+        title="VP of People",
+        seniority="vp",
+        department="hr",
+        email=EMAIL,
+        phone="+442079460958",
+        country="GB",
+    )
+    html = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "(VP, HR)" in html and "United Kingdom" in html
+    assert "You have 25 to spend." in html
+    html = reveal(client, contact.id).get_data(as_text=True)
+    assert f'<a href="mailto:{EMAIL}">{EMAIL}</a>' in html
+    assert '<a href="tel:+44-20-7946-0958" class="nowrap">+44 20 7946 0958</a>' in html
+
+
+def test_contributor_is_not_offered_confirm_on_own_contact(client, buyer, make_contact):
+    """The owner sees who can confirm instead of a Confirm button; others see
+    the button."""
+    own = make_contact(owner_id=buyer.id)
+    html = client.get(f"/contacts/{own.id}").get_data(as_text=True)
+    assert "Confirm it is current" not in html
+    assert "You added this contact" in html
+    other = make_contact()
+    html = client.get(f"/contacts/{other.id}").get_data(as_text=True)
+    assert "Confirm it is current" in html

@@ -70,7 +70,7 @@ def test_result_shows_what_a_buyer_may_see(client, member, priya):
     assert "Priya Raman" in html and "VP Sales EMEA" in html
     assert f'href="/companies/{priya.company_id}"' in html
     assert "Brightwater Analytics" in html
-    assert "London, GB" in html
+    assert "London, United Kingdom" in html
     assert "confirmed 3 weeks ago" in html
     assert "p•••@brightwater-analytics.com" in html
     assert ">email<" in html and ">phone<" in html
