@@ -15,7 +15,7 @@ from portal import ledger
 from portal.auth.services import verify_password
 from portal.cli import create_user_command, seed_command
 from portal.demo import DEMO_ACCOUNTS, create_demo_accounts
-from portal.models import AuditEntry, Company, Contact, Member, Role
+from portal.models import AuditEntry, Company, Contact, Member, Organisation, Role
 from tests.processes import DEADLINE
 
 
@@ -73,6 +73,39 @@ def test_create_user_refuses_duplicates_and_bad_roles(app, make_member):
     assert taken.exit_code != 0 and "already has an account" in taken.output
     bad = runner.invoke(create_user_command, ["x@northwind.example", "--role", "king"])
     assert bad.exit_code != 0 and "Invalid value for '--role'" in bad.output
+
+
+def test_create_user_creates_or_joins_the_organisation(app, db):
+    """--org creates the organisation the first time (in the default currency)
+    and attaches later members to it, whatever their role."""
+    runner = app.test_cli_runner()
+    first = runner.invoke(
+        create_user_command,
+        ["olga@northwind.example", "--role", "org_admin", "--org", "Northwind"],
+    )
+    assert first.exit_code == 0, first.output
+    assert "Created organisation 'Northwind'" in first.output
+    second = runner.invoke(
+        create_user_command, ["max@northwind.example", "--org", "  northwind "]
+    )
+    assert second.exit_code == 0, second.output
+    assert "Joined organisation 'Northwind'" in second.output
+    organisations = db.session.scalars(select(Organisation)).all()
+    assert [(o.name, o.currency) for o in organisations] == [("Northwind", "EUR")]
+    members = db.session.scalars(select(Member).order_by(Member.id)).all()
+    assert [(m.role, m.organisation_id) for m in members] == [
+        (Role.ORG_ADMIN, organisations[0].id),
+        (Role.MEMBER, organisations[0].id),
+    ]
+
+
+def test_create_user_refuses_a_blank_organisation(app, db):
+    """A blank --org is a clear error and creates nobody."""
+    result = app.test_cli_runner().invoke(
+        create_user_command, ["x@northwind.example", "--org", "  "]
+    )
+    assert result.exit_code != 0 and "Give the organisation a name" in result.output
+    assert db.session.scalar(select(func.count(Member.id))) == 0
 
 
 def test_seed_command_creates_contacts(app, db):
