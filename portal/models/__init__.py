@@ -24,6 +24,14 @@ from portal.models.contributions import (
 )
 from portal.models.directory import Company, CompanyDomain, Contact, ContactState
 from portal.models.jobs import JobRun, JobState
+from portal.models.lists import (
+    ChunkState,
+    ListFormat,
+    ListState,
+    MatchList,
+    MatchListChunk,
+    MatchListRow,
+)
 from portal.models.ledger import EntryKind, EntryState, LedgerEntry, PointBalance
 from portal.models.metrics import ContactStateCount, DailyMetric
 from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
@@ -41,6 +49,7 @@ from portal.models.tokens import OneTimeToken
 
 __all__ = [
     "AuditEntry",
+    "ChunkState",
     "Company",
     "ContactStateCount",
     "DailyMetric",
@@ -68,7 +77,12 @@ __all__ = [
     "JobRun",
     "JobState",
     "LedgerEntry",
+    "ListFormat",
+    "ListState",
     "LookupChannel",
+    "MatchList",
+    "MatchListChunk",
+    "MatchListRow",
     "Member",
     "MemberSession",
     "OneTimeToken",
