@@ -24,6 +24,7 @@ from portal.models.contributions import (
 )
 from portal.models.directory import Company, CompanyDomain, Contact, ContactState
 from portal.models.jobs import JobRun, JobState
+from portal.models.ledger import EntryKind, EntryState, LedgerEntry, PointBalance
 from portal.models.lists import (
     ChunkState,
     ListFormat,
@@ -32,7 +33,6 @@ from portal.models.lists import (
     MatchListChunk,
     MatchListRow,
 )
-from portal.models.ledger import EntryKind, EntryState, LedgerEntry, PointBalance
 from portal.models.metrics import ContactStateCount, DailyMetric
 from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
 from portal.models.outbox import OutboxMessage, OutboxState
