@@ -194,6 +194,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.contacts.mine import bp as my_bp
     from portal.contacts.routes import bp as contacts_bp
     from portal.jobs.routes import bp as jobs_bp
+    from portal.lists.routes import bp as lists_bp
     from portal.main.routes import bp as main_bp
     from portal.points.routes import bp as points_bp
     from portal.search.routes import bp as search_bp
@@ -210,5 +211,6 @@ def _register_blueprints(app: Flask) -> None:
         admin_bp,
         billing_bp,
         jobs_bp,
+        lists_bp,
     ):
         app.register_blueprint(blueprint)

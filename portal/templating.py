@@ -27,6 +27,7 @@ NAVIGATION = (
     NavItem("my.contacts", "My contacts"),
     NavItem("companies.index", "Companies"),
     NavItem("points.overview", "Points"),
+    NavItem("lists.index", "Lists"),
     NavItem("account.profile", "Profile"),
     NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),
 )
