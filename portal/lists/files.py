@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,6 +42,7 @@ XLSX_REFUSED = (
 )
 # A date in 1980 keeps zip entries (xlsx) byte-identical between runs.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
 class ListFileRefused(CsvRejected):
@@ -222,7 +224,13 @@ def write_xlsx_output(
                 fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
                 fixed.compress_type = zipfile.ZIP_DEFLATED
                 fixed.external_attr = 0o600 << 16
-                target.writestr(fixed, source.read(info.filename))
+                data = source.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    # openpyxl stamps the time of saving; keep ours.
+                    data = _MODIFIED.sub(
+                        rf"\g<1>{naive.isoformat()}Z\g<2>".encode(), data
+                    )
+                target.writestr(fixed, data)
 
     _atomic_write(path, write)
 

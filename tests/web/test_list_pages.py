@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -223,3 +224,29 @@ def match_list_row(db, match_list, record_id):
             MatchListRow.list_id == match_list.id, MatchListRow.record_id == record_id
         )
     )
+
+
+def test_an_expired_quote_can_be_requoted_but_not_accepted(
+    app, db, client, auth, factories, run_jobs, fixed_clock
+):
+    """After 14 days the quote cannot be accepted; a new quote re-matches."""
+    make_pool(factories)
+    admin = make_org_member(factories)
+    match_list = upload_list(app, admin)
+    run_jobs()
+    base = f"/lists/{match_list.id}"
+    fixed_clock.shift(timedelta(days=14, minutes=1))
+    auth.login(admin.email)
+    page = client.get(base).get_data(as_text=True)
+    assert "This quote expired" in page and "Accept quote" not in page
+    _post(client, auth, base + "/accept", base)
+    db.session.refresh(match_list)
+    assert match_list.state == ListState.QUOTED
+    assert _post(client, auth, base + "/requote", base).status_code == 302
+    db.session.refresh(match_list)
+    assert match_list.state == ListState.MATCHING
+    run_jobs()
+    db.session.refresh(match_list)
+    assert match_list.state == ListState.QUOTED
+    assert "Accept quote and deliver" in client.get(base).get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Invoice.id))) == 0

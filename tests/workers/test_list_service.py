@@ -204,3 +204,59 @@ def test_accept_and_merge_deliver_once(app, db, factories, run_jobs):
     merge_run = db.session.get(JobRun, match_list.merge_run_id)
     assert merge_run.state == JobState.SUCCEEDED
     assert files.output_name(match_list) == "crm-tessera.csv"
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    data = io.BytesIO()
+    workbook.save(data)
+    return data.getvalue()
+
+
+def test_an_xlsx_list_comes_back_as_xlsx(app, db, factories, run_jobs):
+    """A workbook's first sheet is matched; the delivery is a workbook with
+    their columns, ours filled in, and the status columns; formulas escaped."""
+    make_pool(factories)
+    member = make_org_member(factories)
+    content = _xlsx(
+        [
+            ["Contact ID", "Full Name", "Account Name", "Business Phone", "Notes"],
+            [1001, "Robert Whitfield", "Acme Robotics", None, "@SUM(1)"],
+            [1002, "Nobody Known", "Acme Robotics", 442071234567, None],
+        ]
+    )
+    match_list = upload_list(app, member, content=content, filename="crm.xlsx")
+    assert match_list.format.value == "xlsx" and match_list.row_count == 2
+    run_jobs()
+    db.session.refresh(match_list)
+    assert match_list.summary["statuses"]["matched"] == 1
+    delivery.accept_quote(db.session, match_list, member=member, now=utcnow())
+    db.session.commit()
+    run_jobs()
+    db.session.refresh(match_list)
+    assert match_list.state == ListState.DELIVERED
+    path = delivery.output_path(app.config["INSTANCE_PATH"], match_list)
+    assert path.suffix == ".xlsx"
+    rows = list(files.read_xlsx_rows(path))
+    assert rows[0] == [
+        "Contact ID", "Full Name", "Account Name", "Business Phone", "Notes",
+        "email", "title", "city", "country",
+        "tessera_status", "tessera_confidence", "tessera_changes",
+    ]  # fmt: skip
+    assert rows[1][:6] == [
+        "1001", "Robert Whitfield", "Acme Robotics", "'+442079460958", "'@SUM(1)",
+        "robert.whitfield@acme.com",
+    ]  # fmt: skip
+    assert rows[1][9] == "matched"
+    assert rows[2][9] == "not_found" and rows[2][3] == "442071234567"
+    assert files.output_name(match_list) == "crm-tessera.xlsx"
+    before = path.read_bytes()
+    delivery.write_outputs(db.session, match_list, app.config["INSTANCE_PATH"])
+    assert path.read_bytes() == before  # the same rows give the same bytes
