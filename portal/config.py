@@ -172,6 +172,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
                 "EXPIRE_PURCHASED_POINTS_CRON", "45 0 * * *"
             ),
             "roll_up_daily_metrics": env_str("DAILY_ROLLUP_CRON", "5 0 * * *"),
+            "delete_expired_lists": env_str("LIST_RETENTION_CRON", "35 1 * * *"),
         },
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.
@@ -248,6 +249,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # unit price); the last tier takes the rest (its size is ignored).
         "LIST_PRICE_TIERS": [(1000, "0.50"), (9000, "0.30"), (None, "0.20")],
         "LIST_QUOTE_VALID_DAYS": env_int("LIST_QUOTE_VALID_DAYS", 14),
+        # Uploaded files, outputs and row data are deleted this long after upload.
+        "LIST_RETENTION_DAYS": env_int("LIST_RETENTION_DAYS", 30),
         # Keys the suppression list's HMACs; like SECRET_KEY, generated once
         # into instance/ when not set. Rotating it forgets every suppression.
         "SUPPRESSION_KEY": env_str("SUPPRESSION_KEY"),

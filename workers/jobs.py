@@ -13,7 +13,7 @@ from portal.billing import allowances, expiry
 from portal.billing.rules import BillingRules
 from portal.contacts import imports
 from portal.extensions import db
-from portal.lists import delivery
+from portal.lists import delivery, retention
 from portal.lists import run as list_run
 from portal.lists.pricing import ListRules
 from portal.models import (
@@ -224,6 +224,21 @@ def merge_list(run: JobRun, progress: Progress) -> dict[str, Any]:
         billing=BillingRules.from_config(config),
         now=utcnow(),
     )
+
+
+@tracked_job
+def delete_expired_lists(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Delete the files and rows of lists past their retention."""
+    config = current_app.config
+    deleted = retention.delete_expired_lists(
+        db.session,
+        root=config["INSTANCE_PATH"],
+        now=utcnow(),
+        retention_days=config["LIST_RETENTION_DAYS"],
+    )
+    record_audit("lists.retention", actor=None, target=run, details={"lists": deleted})
+    db.session.commit()
+    return {"lists_deleted": deleted}
 
 
 def start_scheduled_job(kind: str) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from portal.audit import record_audit
 from portal.errors import error_response
 from portal.extensions import db
-from portal.lists import delivery, files, upload
+from portal.lists import delivery, files, retention, upload
 from portal.lists.forms import ActionForm, DisputeForm, MappingForm, UploadForm
 from portal.lists.pricing import ListRules
 from portal.matching.batch import COMPARED_FIELDS, FieldStatus, MatchStatus
@@ -220,7 +220,11 @@ def report(list_id: int):
     if match_list.state == ListState.MAPPING:
         return redirect_to(url_for("lists.mapping", list_id=match_list.id))
     filters = _row_filters()
-    page = _rows_page(match_list, filters) if match_list.summary else None
+    page = (
+        _rows_page(match_list, filters)
+        if match_list.summary and not match_list.files_deleted_at
+        else None
+    )
     now = utcnow()
     return render(
         "lists/report.html",
@@ -237,6 +241,7 @@ def report(list_id: int):
         run=_current_run(match_list),
         action_form=ActionForm(),
         dispute_form=DisputeForm(),
+        retention_days=current_app.config["LIST_RETENTION_DAYS"],
     )
 
 
@@ -399,3 +404,24 @@ def changes(list_id: int):
         f"list-{match_list.id}-changes.csv",
         "text/csv",
     )
+
+
+@bp.post("/<int:list_id>/delete")
+@login_required
+def delete(list_id: int):
+    """Delete the list's file, output and rows now; its summary, quote and
+    invoice stay."""
+    match_list = _own_list(list_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        retention.delete_list_data(db.session, match_list, root=_root(), now=utcnow())
+    except retention.ListBusy as busy:
+        db.session.rollback()
+        flash(str(busy), "error")
+        return redirect_to(url_for("lists.report", list_id=list_id))
+    record_audit("list.deleted", actor=current_user, target=match_list)
+    db.session.commit()
+    flash("The list's file, output and rows are deleted.", "success")
+    return redirect_to(url_for("lists.index"))

@@ -272,6 +272,7 @@ ACCESS: dict[str, Route] = {
     "lists.dispute": Route({"POST": NOBODY_ELSE_404}, _others_list),
     "lists.download": Route({"GET": NOBODY_ELSE_404}, _others_list),
     "lists.changes": Route({"GET": NOBODY_ELSE_404}, _others_list),
+    "lists.delete": Route({"POST": NOBODY_ELSE_404}, _others_list),
 }
 
 
@@ -350,6 +351,7 @@ OWNERSHIP: dict[str, tuple[Values, dict[tuple[str, str], Access]]] = {
             ("lists.dispute", "POST"): SIGNED_IN,
             ("lists.download", "GET"): NOBODY_ELSE_404,
             ("lists.changes", "GET"): NOBODY_ELSE_404,
+            ("lists.delete", "POST"): SIGNED_IN,
         },
     ),
 }

@@ -10,7 +10,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.models import Flag, FlagKind, FlagSource, Invoice, ListState, MatchList
+from portal.lists import files
+from portal.models import (
+    Flag,
+    FlagKind,
+    FlagSource,
+    Invoice,
+    ListState,
+    MatchList,
+    MatchListRow,
+)
 from tests.lists_helpers import (
     HUBSPOT,
     make_org_member,
@@ -177,8 +186,8 @@ def test_other_organisations_get_404_everywhere(
     for path in (base, base + "/mapping", base + "/progress", base + "/download",
                  base + "/changes.csv"):  # fmt: skip
         assert client.get(path).status_code == 404, path
-    for path in (base + "/accept", base + "/requote", base + "/retry",
-                 base + "/mapping", base + "/rows/1/dispute"):  # fmt: skip
+    posts = ("/accept", "/requote", "/retry", "/mapping", "/rows/1/dispute", "/delete")
+    for path in (base + tail for tail in posts):
         assert _post(client, auth, path, "/lists").status_code == 404, path
 
 
@@ -250,3 +259,30 @@ def test_an_expired_quote_can_be_requoted_but_not_accepted(
     assert match_list.state == ListState.QUOTED
     assert "Accept quote and deliver" in client.get(base).get_data(as_text=True)
     assert db.session.scalar(select(func.count(Invoice.id))) == 0
+
+
+def test_deleting_a_list_keeps_its_summary_and_invoice(
+    app, db, client, auth, factories, run_jobs
+):
+    """Delete removes the files and rows at once; counts and invoice stay, and
+    the download is gone."""
+    make_pool(factories)
+    admin = make_org_member(factories)
+    match_list = upload_list(app, admin)
+    run_jobs()
+    auth.login(admin.email)
+    base = f"/lists/{match_list.id}"
+    _post(client, auth, base + "/accept", base)
+    run_jobs()
+    folder = files.list_folder(app.config["INSTANCE_PATH"], match_list.id)
+    assert folder.is_dir()
+    assert _post(client, auth, base + "/delete", base).status_code == 302
+    assert not folder.exists()
+    db.session.refresh(match_list)
+    assert match_list.files_deleted_at is not None
+    assert match_list.summary["statuses"]["matched"] == 2
+    assert match_list.invoice_id is not None
+    assert db.session.scalar(select(func.count(MatchListRow.id))) == 0
+    page = client.get(base).get_data(as_text=True)
+    assert "were deleted on" in page and "Download the updated file" not in page
+    assert client.get(base + "/download").status_code == 404
