@@ -177,6 +177,8 @@ def match_list(run: JobRun, progress: Progress) -> dict[str, Any]:
             match_chunk_rows=config["MATCH_CHUNK_ROWS"],
             now=utcnow,
             progress=progress,
+            suppression_key=config["SUPPRESSION_KEY"],
+            flag_rules=FlagRules.from_config(config),
         )
     except JobCanceled:
         raise

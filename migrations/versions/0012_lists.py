@@ -7,7 +7,8 @@ Create Date: 2026-12-03 03:19:59.789496
 ``match_lists`` is an organisation's uploaded file (stored under instance/,
 never in the database), its confirmed mapping, summary, quote and delivery;
 ``match_list_rows`` one outcome per data row; ``match_list_chunks`` the slices
-of a match run that workers claim. Flags get the kind ``list_mismatch``: a
+of a match run that workers claim; ``pooling_consents`` each organisation
+admin's pooling choice with the wording shown. Flags get the kind ``list_mismatch``: a
 customer says a row was matched to the wrong person.
 """
 from alembic import op
@@ -124,10 +125,26 @@ def upgrade():
     )
     with op.batch_alter_table('match_list_rows', schema=None) as batch_op:
         batch_op.create_index('ix_match_list_rows_list_status', ['list_id', 'status'], unique=False)
+    op.create_table('pooling_consents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('opted_in', sa.Boolean(), nullable=False),
+    sa.Column('wording', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_pooling_consents_member_id_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_pooling_consents_organisation_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pooling_consents'))
+    )
+    with op.batch_alter_table('pooling_consents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pooling_consents_organisation_id'), ['organisation_id'], unique=False)
     _flag_kinds(OLD_KINDS, NEW_KINDS)
 
 
 def downgrade():
+    with op.batch_alter_table('pooling_consents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pooling_consents_organisation_id'))
+    op.drop_table('pooling_consents')
     op.execute("DELETE FROM flags WHERE kind = 'list_mismatch'")
     _flag_kinds(NEW_KINDS, OLD_KINDS)
     with op.batch_alter_table('match_list_rows', schema=None) as batch_op:

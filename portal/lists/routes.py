@@ -22,7 +22,7 @@ from sqlalchemy import select
 from portal.audit import record_audit
 from portal.errors import error_response
 from portal.extensions import db
-from portal.lists import delivery, files, retention, upload
+from portal.lists import delivery, files, pooling, retention, upload
 from portal.lists.forms import ActionForm, DisputeForm, MappingForm, UploadForm
 from portal.lists.pricing import ListRules
 from portal.matching.batch import COMPARED_FIELDS, FieldStatus, MatchStatus
@@ -91,6 +91,13 @@ def _index_context(form: UploadForm) -> dict:
         "max_rows": rules.max_rows,
         "max_megabytes": rules.max_bytes / (1024 * 1024),
         "organisation": current_user.organisation,
+        "can_change_pooling": _can_accept(),
+        "pooling_wording": pooling.POOLING_WORDING,
+        "pooling_consent": pooling.latest_consent(
+            db.session, current_user.organisation_id
+        )
+        if current_user.organisation_id is not None
+        else None,
     }
 
 
@@ -424,4 +431,38 @@ def delete(list_id: int):
     record_audit("list.deleted", actor=current_user, target=match_list)
     db.session.commit()
     flash("The list's file, output and rows are deleted.", "success")
+    return redirect_to(url_for("lists.index"))
+
+
+@bp.post("/pooling")
+@login_required
+def change_pooling():
+    """An org admin opts the organisation in to pooling, or out, with the
+    wording shown recorded as the consent."""
+    if not _can_accept():
+        abort(403)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    organisation = current_user.organisation
+    if organisation is None:
+        flash("Your account belongs to no organisation.", "error")
+        return redirect_to(url_for("lists.index"))
+    opted_in = request.form.get("pooling") == "in"
+    pooling.set_pooling(
+        db.session, organisation, opted_in=opted_in, member=current_user, now=utcnow()
+    )
+    record_audit(
+        "organisation.pooling_changed",
+        actor=current_user,
+        target=organisation,
+        details={"opted_in": opted_in},
+    )
+    db.session.commit()
+    flash(
+        "Pooling is on: differing values in your lists are proposed to moderators."
+        if opted_in
+        else "Pooling is off: nothing from your lists is proposed to the pool.",
+        "success",
+    )
     return redirect_to(url_for("lists.index"))

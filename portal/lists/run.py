@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from portal import queue
 from portal.csvfiles import ParsedRow
-from portal.lists import files
+from portal.lists import files, pooling
 from portal.lists.matchfile import list_row
 from portal.lists.pricing import ListRules, price_list
 from portal.matching.batch import COMPARED_FIELDS, MatchStatus, RowMatch, match_rows
@@ -40,6 +40,7 @@ from portal.models import (
     MatchListRow,
     Organisation,
 )
+from portal.moderation.flags import FlagRules
 
 # How long the parent waits between looks at chunks other workers hold.
 WAIT_SECONDS = 0.5
@@ -246,10 +247,13 @@ def run_match(
     match_chunk_rows: int,
     now: Callable[[], datetime],
     progress: Tick,
+    suppression_key: str,
+    flag_rules: FlagRules,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict:
     """The parent of a match run: plan the chunks, match every chunk nobody
-    else holds, wait for the others, then summarise and quote the list."""
+    else holds, wait for the others, then summarise and quote the list (and,
+    for an organisation that opted in to pooling, propose its updates)."""
     if match_list.state != ListState.MATCHING or match_list.match_run_id != run.id:
         return {"list_id": match_list.id, "skipped": True}
     chunks = plan_chunks(session, match_list, run, rules)
@@ -280,7 +284,16 @@ def run_match(
             break
         sleep(WAIT_SECONDS)
         _tick(session, match_list, total, progress)
-    summary = finish_matching(session, match_list, run, rules=rules, now=now())
+    finished_at = now()
+    summary = finish_matching(session, match_list, run, rules=rules, now=finished_at)
+    if summary["finished_here"]:
+        summary["proposals"] = pooling.propose_updates(
+            session,
+            match_list,
+            suppression_key=suppression_key,
+            rules=flag_rules,
+            now=finished_at,
+        )
     session.commit()
     return summary
 

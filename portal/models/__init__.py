@@ -32,6 +32,7 @@ from portal.models.lists import (
     MatchList,
     MatchListChunk,
     MatchListRow,
+    PoolingConsent,
 )
 from portal.models.metrics import ContactStateCount, DailyMetric
 from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
@@ -90,6 +91,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "PointBalance",
+    "PoolingConsent",
     "PurchaseLot",
     "Revision",
     "RevisionKind",

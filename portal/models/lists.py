@@ -10,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -174,3 +176,24 @@ class MatchListChunk(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (UniqueConstraint("list_id", "match_run_id", "start"),)
+
+
+class PoolingConsent(db.Model):
+    """An organisation admin's pooling choice, in or out: who, when, and the
+    wording they were shown. The latest row is the choice in force (and
+    ``Organisation.pooling_opt_in`` mirrors it)."""
+
+    __tablename__ = "pooling_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    opted_in: Mapped[bool] = mapped_column(Boolean)
+    wording: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    member = relationship("Member")

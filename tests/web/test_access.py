@@ -260,6 +260,7 @@ ACCESS: dict[str, Route] = {
     "billing.plan": _admins("GET", values=_organisation),
     "billing.change_organisation_plan": _admins("POST", values=_organisation),
     "lists.index": _signed_in("GET", "POST"),
+    "lists.change_pooling": Route({"POST": Access(frozenset({"org_admin", "admin"}))}),
     # Another organisation's list: nobody outside it learns it exists.
     "lists.report": Route({"GET": NOBODY_ELSE_404}, _others_list),
     "lists.mapping": Route(

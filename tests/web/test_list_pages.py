@@ -286,3 +286,35 @@ def test_deleting_a_list_keeps_its_summary_and_invoice(
     page = client.get(base).get_data(as_text=True)
     assert "were deleted on" in page and "Download the updated file" not in page
     assert client.get(base + "/download").status_code == 404
+
+
+def test_only_org_admins_change_pooling_and_the_consent_is_kept(
+    app, db, client, auth, factories
+):
+    """Off by default; a member cannot opt in; the admin's opt-in records who,
+    when and the wording shown."""
+    from portal.lists.pooling import POOLING_WORDING
+    from portal.models import PoolingConsent
+
+    admin = make_org_member(factories)
+    member = make_org_member(factories, role="member", organisation=admin.organisation)
+    auth.login(member.email)
+    page = client.get("/lists").get_data(as_text=True)
+    assert "Pooling: off" in page and "opt in to pooling" not in page
+    assert (
+        _post(client, auth, "/lists/pooling", "/lists", pooling="in").status_code == 403
+    )
+    auth.logout()
+    auth.login(admin.email)
+    assert (
+        _post(client, auth, "/lists/pooling", "/lists", pooling="in").status_code == 302
+    )
+    db.session.refresh(admin.organisation)
+    assert admin.organisation.pooling_opt_in is True
+    consent = db.session.scalar(select(PoolingConsent))
+    assert (consent.member_id, consent.opted_in, consent.wording) == (
+        admin.id,
+        True,
+        POOLING_WORDING,
+    )
+    assert "Opted in by" in client.get("/lists").get_data(as_text=True)
