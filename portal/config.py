@@ -173,6 +173,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             ),
             "roll_up_daily_metrics": env_str("DAILY_ROLLUP_CRON", "5 0 * * *"),
             "delete_expired_lists": env_str("LIST_RETENTION_CRON", "35 1 * * *"),
+            "refresh_lists": env_str("LIST_REFRESH_CRON", "20 * * * *"),
         },
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.

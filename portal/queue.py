@@ -38,6 +38,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "match_list_chunk": ("workers.jobs.match_list_chunk", "default"),
     "merge_list": ("workers.jobs.merge_list", "default"),
     "delete_expired_lists": ("workers.jobs.delete_expired_lists", "low"),
+    "refresh_lists": ("workers.jobs.refresh_lists", "default"),
 }
 
 

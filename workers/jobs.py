@@ -13,7 +13,7 @@ from portal.billing import allowances, expiry
 from portal.billing.rules import BillingRules
 from portal.contacts import imports
 from portal.extensions import db
-from portal.lists import delivery, retention
+from portal.lists import delivery, retention, schedules
 from portal.lists import run as list_run
 from portal.lists.pricing import ListRules
 from portal.models import (
@@ -179,6 +179,7 @@ def match_list(run: JobRun, progress: Progress) -> dict[str, Any]:
             progress=progress,
             suppression_key=config["SUPPRESSION_KEY"],
             flag_rules=FlagRules.from_config(config),
+            public_url=config["PUBLIC_URL"],
         )
     except JobCanceled:
         raise
@@ -241,6 +242,16 @@ def delete_expired_lists(run: JobRun, progress: Progress) -> dict[str, Any]:
     record_audit("lists.retention", actor=None, target=run, details={"lists": deleted})
     db.session.commit()
     return {"lists_deleted": deleted}
+
+
+@tracked_job
+def refresh_lists(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Start the scheduled refreshes that are due."""
+    started = schedules.refresh_due_lists(
+        db.session, root=current_app.config["INSTANCE_PATH"], now=utcnow()
+    )
+    db.session.commit()
+    return {"refreshes_started": started}
 
 
 def start_scheduled_job(kind: str) -> int:

@@ -65,9 +65,10 @@ def changes_path(root: str | Path, match_list: MatchList) -> Path:
 
 
 def accept_quote(
-    session: Session, match_list: MatchList, *, member: Member, now: datetime
+    session: Session, match_list: MatchList, *, member: Member | None, now: datetime
 ) -> None:
-    """Accept the list's quote and queue its merge (enqueued on commit).
+    """Accept the list's quote and queue its merge (enqueued on commit);
+    ``member`` None is a scheduled refresh within its price cap.
 
     Raises ``QuoteNotAcceptable`` for a quote that is expired, already
     accepted, or not there yet.
@@ -79,7 +80,11 @@ def accept_quote(
             MatchList.state == ListState.QUOTED,
             MatchList.quote_expires_at > now,
         )
-        .values(state=ListState.MERGING, accepted_by_id=member.id, accepted_at=now)
+        .values(
+            state=ListState.MERGING,
+            accepted_by_id=member.id if member is not None else None,
+            accepted_at=now,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     session.refresh(match_list)

@@ -172,6 +172,23 @@ def open_rows(
     )
 
 
+def write_source_csv(
+    path: Path, header: Sequence[object], rows: Iterable[Sequence[object]]
+) -> None:
+    """Rows to be read back by ``open_rows`` (a refresh's source): plain RFC
+    4180, no formula escaping, since the text is never opened by a person."""
+
+    def write(handle: IO[bytes]) -> None:
+        wrapper = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        writer = csv.writer(wrapper, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        wrapper.flush()
+        wrapper.detach()
+
+    _atomic_write(path, write)
+
+
 def write_csv_output(
     path: Path, header: Sequence[object], rows: Iterable[Sequence[object]]
 ) -> None:

@@ -20,13 +20,21 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal.audit import record_audit
+from portal.billing.invoices import InvoiceError, parse_amount
 from portal.errors import error_response
 from portal.extensions import db
-from portal.lists import delivery, files, pooling, retention, upload
+from portal.lists import delivery, files, pooling, retention, schedules, upload
 from portal.lists.forms import ActionForm, DisputeForm, MappingForm, UploadForm
 from portal.lists.pricing import ListRules
 from portal.matching.batch import COMPARED_FIELDS, FieldStatus, MatchStatus
-from portal.models import JobRun, ListState, MatchList, MatchListRow, Role
+from portal.models import (
+    JobRun,
+    ListState,
+    MatchList,
+    MatchListRow,
+    RefreshInterval,
+    Role,
+)
 from portal.models.base import utcnow
 from portal.moderation.flags import FlagRules
 from portal.pagination import paginate
@@ -466,3 +474,42 @@ def change_pooling():
         "success",
     )
     return redirect_to(url_for("lists.index"))
+
+
+@bp.post("/<int:list_id>/schedule")
+@login_required
+def schedule(list_id: int):
+    """An org admin sets (or stops) the weekly or monthly refresh and its cap."""
+    match_list = _own_list(list_id)
+    if not _can_accept():
+        abort(403)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    raw_interval = request.form.get("interval", "")
+    try:
+        interval = RefreshInterval(raw_interval) if raw_interval else None
+        raw_cap = request.form.get("price_cap", "").strip()
+        cap = parse_amount(raw_cap) if raw_cap else None
+        schedules.set_schedule(
+            match_list, interval=interval, price_cap=cap, now=utcnow()
+        )
+    except (ValueError, InvoiceError) as refused:
+        db.session.rollback()
+        message = getattr(refused, "message", "Choose weekly, monthly or no refresh.")
+        flash(message, "error")
+        return redirect_to(url_for("lists.report", list_id=list_id))
+    record_audit(
+        "list.schedule_changed",
+        actor=current_user,
+        target=match_list,
+        details={"interval": raw_interval or None, "price_cap": str(cap)},
+    )
+    db.session.commit()
+    flash(
+        f"Refreshed {interval.value}, next on {match_list.next_refresh_at:%d %b %Y}."
+        if interval
+        else "No scheduled refresh.",
+        "success",
+    )
+    return redirect_to(url_for("lists.report", list_id=list_id))

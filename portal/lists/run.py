@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from portal import queue
 from portal.csvfiles import ParsedRow
-from portal.lists import files, pooling
+from portal.lists import files, pooling, schedules
 from portal.lists.matchfile import list_row
 from portal.lists.pricing import ListRules, price_list
 from portal.matching.batch import COMPARED_FIELDS, MatchStatus, RowMatch, match_rows
@@ -249,6 +249,7 @@ def run_match(
     progress: Tick,
     suppression_key: str,
     flag_rules: FlagRules,
+    public_url: str,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict:
     """The parent of a match run: plan the chunks, match every chunk nobody
@@ -294,6 +295,10 @@ def run_match(
             rules=flag_rules,
             now=finished_at,
         )
+        if match_list.refresh_of_id is not None:
+            summary["accepted_within_cap"] = schedules.settle_refresh(
+                session, match_list, now=finished_at, public_url=public_url
+            )
     session.commit()
     return summary
 

@@ -33,6 +33,7 @@ from portal.models.lists import (
     MatchListChunk,
     MatchListRow,
     PoolingConsent,
+    RefreshInterval,
 )
 from portal.models.metrics import ContactStateCount, DailyMetric
 from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
@@ -93,6 +94,7 @@ __all__ = [
     "PointBalance",
     "PoolingConsent",
     "PurchaseLot",
+    "RefreshInterval",
     "Revision",
     "RevisionKind",
     "RevisionSource",

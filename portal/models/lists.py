@@ -42,6 +42,11 @@ class ListFormat(enum.StrEnum):
     XLSX = "xlsx"
 
 
+class RefreshInterval(enum.StrEnum):
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
 class ChunkState(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -102,6 +107,17 @@ class MatchList(db.Model):
     message: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     files_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A refresh schedule lives on the latest list of its chain: the refresh
+    # re-matches this list's delivered file as a new list, which takes the
+    # schedule over. A quote at most ``refresh_price_cap`` is accepted at once.
+    refresh_interval: Mapped[RefreshInterval | None] = mapped_column(
+        text_enum(RefreshInterval, "refresh_interval")
+    )
+    refresh_price_cap: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    next_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("match_lists.id", ondelete="SET NULL")
+    )
 
     organisation = relationship("Organisation")
     uploaded_by = relationship("Member", foreign_keys=[uploaded_by_id])

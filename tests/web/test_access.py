@@ -274,6 +274,7 @@ ACCESS: dict[str, Route] = {
     "lists.download": Route({"GET": NOBODY_ELSE_404}, _others_list),
     "lists.changes": Route({"GET": NOBODY_ELSE_404}, _others_list),
     "lists.delete": Route({"POST": NOBODY_ELSE_404}, _others_list),
+    "lists.schedule": Route({"POST": NOBODY_ELSE_404}, _others_list),
 }
 
 
@@ -353,6 +354,7 @@ OWNERSHIP: dict[str, tuple[Values, dict[tuple[str, str], Access]]] = {
             ("lists.download", "GET"): NOBODY_ELSE_404,
             ("lists.changes", "GET"): NOBODY_ELSE_404,
             ("lists.delete", "POST"): SIGNED_IN,
+            ("lists.schedule", "POST"): Access(frozenset({"org_admin", "admin"})),
         },
     ),
 }

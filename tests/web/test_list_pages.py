@@ -318,3 +318,28 @@ def test_only_org_admins_change_pooling_and_the_consent_is_kept(
         POOLING_WORDING,
     )
     assert "Opted in by" in client.get("/lists").get_data(as_text=True)
+
+
+def test_an_org_admin_schedules_a_delivered_list(
+    app, db, client, auth, factories, run_jobs
+):
+    """Weekly with a cap from the report; a bad cap is refused; Never stops it."""
+    make_pool(factories)
+    admin = make_org_member(factories)
+    match_list = upload_list(app, admin)
+    run_jobs()
+    auth.login(admin.email)
+    base = f"/lists/{match_list.id}"
+    _post(client, auth, base + "/accept", base)
+    run_jobs()
+    _post(client, auth, base + "/schedule", base, interval="weekly", price_cap="1.2.3")
+    db.session.refresh(match_list)
+    assert match_list.refresh_interval is None
+    _post(client, auth, base + "/schedule", base, interval="weekly", price_cap="25")
+    db.session.refresh(match_list)
+    assert match_list.refresh_interval.value == "weekly"
+    assert str(match_list.refresh_price_cap) == "25.00"
+    assert "Next refresh" in client.get(base).get_data(as_text=True)
+    _post(client, auth, base + "/schedule", base, interval="")
+    db.session.refresh(match_list)
+    assert match_list.refresh_interval is None and match_list.next_refresh_at is None
