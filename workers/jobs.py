@@ -181,17 +181,20 @@ def match_list(run: JobRun, progress: Progress) -> dict[str, Any]:
             flag_rules=FlagRules.from_config(config),
             public_url=config["PUBLIC_URL"],
         )
-    except JobCanceled:
-        raise
     except Exception as exc:
         db.session.rollback()
         subject = _match_list_of(run)
         if subject.match_run_id == run.id and subject.state == ListState.MATCHING:
+            reason = (
+                exc.message
+                if isinstance(exc, JobCanceled)
+                else f"it stopped with an error ({type(exc).__name__})"
+            )
             list_run.fail_matching(
                 db.session,
                 subject,
-                "Matching stopped with an error; the rows already matched are "
-                f"kept and a retry carries on from there. ({type(exc).__name__})",
+                f"Matching stopped: {reason}. The rows already matched are kept "
+                "and a retry carries on from there.",
             )
             db.session.commit()
         raise

@@ -255,8 +255,13 @@ def run_match(
     """The parent of a match run: plan the chunks, match every chunk nobody
     else holds, wait for the others, then summarise and quote the list (and,
     for an organisation that opted in to pooling, propose its updates)."""
-    if match_list.state != ListState.MATCHING or match_list.match_run_id != run.id:
+    if match_list.match_run_id != run.id or match_list.state not in (
+        ListState.MATCHING,
+        ListState.FAILED,  # the run retried from the admin jobs page
+    ):
         return {"list_id": match_list.id, "skipped": True}
+    match_list.state = ListState.MATCHING
+    match_list.message = ""
     chunks = plan_chunks(session, match_list, run, rules)
     session.commit()
     chunk_ids = [chunk.id for chunk in chunks]

@@ -343,3 +343,31 @@ def test_an_org_admin_schedules_a_delivered_list(
     _post(client, auth, base + "/schedule", base, interval="")
     db.session.refresh(match_list)
     assert match_list.refresh_interval is None and match_list.next_refresh_at is None
+
+
+def test_a_failed_match_is_retried_from_the_page(
+    app, db, client, auth, factories, run_jobs
+):
+    """A match that fails says so on the page; Retry matches it again."""
+    make_pool(factories)
+    member = make_org_member(factories, role="member")
+    match_list = upload_list(app, member)
+    source = files.rows_path(
+        files.list_folder(app.config["INSTANCE_PATH"], match_list.id),
+        match_list.format,
+    )
+    content = source.read_bytes()
+    source.unlink()
+    run_jobs()
+    db.session.refresh(match_list)
+    assert match_list.state == ListState.FAILED
+    auth.login(member.email)
+    base = f"/lists/{match_list.id}"
+    page = client.get(base).get_data(as_text=True)
+    assert "Matching stopped: it stopped with an error (FileNotFoundError)" in page
+    source.write_bytes(content)
+    assert _post(client, auth, base + "/retry", base).status_code == 302
+    run_jobs()
+    db.session.refresh(match_list)
+    assert match_list.state == ListState.QUOTED
+    assert match_list.summary["statuses"]["matched"] == 2
