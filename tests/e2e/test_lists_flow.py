@@ -41,6 +41,7 @@ def test_upload_map_match_filter_accept_download(
     expect(page.get_by_role("heading", name="Map the columns")).to_be_visible()
     expect(page.get_by_label("Company Name")).to_have_value("company")
     expect(page.get_by_label("Record ID")).to_have_value("record_id")
+    _screenshots(page, artifacts_dir, "lists-mapping")
     page.get_by_role("button", name="Confirm and match").click()
 
     # No worker yet: the job waits, its progress bar polls.
