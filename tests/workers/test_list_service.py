@@ -260,3 +260,50 @@ def test_an_xlsx_list_comes_back_as_xlsx(app, db, factories, run_jobs):
     before = path.read_bytes()
     delivery.write_outputs(db.session, match_list, app.config["INSTANCE_PATH"])
     assert path.read_bytes() == before  # the same rows give the same bytes
+
+
+def test_a_failed_chunk_is_given_back_and_matched_again_alone(
+    app, db, factories, monkeypatch
+):
+    """A chunk whose matching raises is released (the done ones stay done);
+    the next attempt matches only that chunk."""
+    make_pool(factories)
+    app.config["LIST_CHUNK_ROWS"] = 2
+    member = make_org_member(factories)
+    match_list = upload_list(app, member)
+    run = db.session.get(JobRun, match_list.match_run_id)
+    rules = list_run.ListRules.from_config(app.config)
+    chunks = list_run.plan_chunks(db.session, match_list, run, rules)
+    db.session.commit()
+    ids = [chunk.id for chunk in chunks]
+    kwargs = {
+        "root": app.config["INSTANCE_PATH"],
+        "rules": rules,
+        "match_chunk_rows": 100,
+        "now": utcnow,
+    }
+    assert list_run.run_chunk(db.session, match_list, ids[0], 7, **kwargs)
+    real = list_run.match_rows
+
+    def broken(*args, **kw):
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(list_run, "match_rows", broken)
+    with pytest.raises(ConnectionError):
+        list_run.run_chunk(db.session, match_list, ids[1], 7, **kwargs)
+    states = dict(
+        db.session.execute(select(MatchListChunk.id, MatchListChunk.state)).all()
+    )
+    assert [states[i].value for i in ids] == ["done", "pending", "pending"]
+    calls = []
+    monkeypatch.setattr(
+        list_run,
+        "match_rows",
+        lambda *a, **kw: calls.append(len(a[1])) or real(*a, **kw),
+    )
+    assert list_run.run_chunk(db.session, match_list, ids[1], 8, **kwargs)
+    assert calls == [2]
+    positions = db.session.scalars(
+        select(MatchListRow.position).where(MatchListRow.list_id == match_list.id)
+    ).all()
+    assert sorted(positions) == [0, 1, 2, 3]
