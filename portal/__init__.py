@@ -194,6 +194,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.contacts.mine import bp as my_bp
     from portal.contacts.routes import bp as contacts_bp
     from portal.jobs.routes import bp as jobs_bp
+    from portal.lists.routes import bp as lists_bp
     from portal.main.routes import bp as main_bp
     from portal.org.routes import bp as org_bp
     from portal.points.routes import bp as points_bp
@@ -212,5 +213,6 @@ def _register_blueprints(app: Flask) -> None:
         billing_bp,
         org_bp,
         jobs_bp,
+        lists_bp,
     ):
         app.register_blueprint(blueprint)

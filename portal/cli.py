@@ -65,16 +65,36 @@ def seed_command(contacts: int, seed: int) -> None:
 )
 @click.option("--password", help="Omit to generate one (printed once).")
 @click.option("--name", "display_name", help="Display name (default: from the email).")
+@click.option(
+    "--org",
+    "organisation_name",
+    help="The member's organisation, created when no organisation has the name.",
+)
 @with_appcontext
 def create_user_command(
-    email: str, role: str, password: str | None, display_name: str | None
+    email: str,
+    role: str,
+    password: str | None,
+    display_name: str | None,
+    organisation_name: str | None,
 ):
-    """Create a member account with a role."""
+    """Create a member account with a role (and, with --org, its organisation)."""
     from portal.audit import record_audit
     from portal.auth.services import EmailTaken, register_member
+    from portal.billing.plans import PlanError, organisation_named
     from portal.models import Role
     from portal.models.base import utcnow
 
+    organisation, created_org = None, False
+    if organisation_name is not None:
+        try:
+            organisation, created_org = organisation_named(
+                db.session,
+                organisation_name,
+                currency=current_app.config["DEFAULT_CURRENCY"],
+            )
+        except PlanError as bad:
+            raise click.ClickException(bad.message) from bad
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     try:
@@ -89,11 +109,18 @@ def create_user_command(
         )
     except EmailTaken as exc:
         raise click.ClickException(f"{email} already has an account.") from exc
+    details: dict = {"role": role}
+    if organisation is not None:
+        member.organisation = organisation
+        details["organisation_id"] = organisation.id
     record_audit(
-        "member.created_by_operator", actor=None, target=member, details={"role": role}
+        "member.created_by_operator", actor=None, target=member, details=details
     )
     db.session.commit()
     click.echo(f"Created {member.email} ({role}).")
+    if organisation is not None:
+        verb = "Created organisation" if created_org else "Joined organisation"
+        click.echo(f"{verb} {organisation.name!r} (id {organisation.id}).")
     if generated:
         click.echo(f"Password (shown once): {password}")
 

@@ -183,6 +183,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
                 "EXPIRE_PURCHASED_POINTS_CRON", "45 0 * * *"
             ),
             "roll_up_daily_metrics": env_str("DAILY_ROLLUP_CRON", "5 0 * * *"),
+            "delete_expired_lists": env_str("LIST_RETENTION_CRON", "35 1 * * *"),
+            "refresh_lists": env_str("LIST_REFRESH_CRON", "20 * * * *"),
         },
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.
@@ -248,6 +250,19 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         ),
         # Rows the list matcher reads the pool for at once (portal match).
         "MATCH_CHUNK_ROWS": env_int("MATCH_CHUNK_ROWS", 5000),
+        # The enterprise list service (SPEC section 6).
+        "LIST_MAX_BYTES": env_int("LIST_MAX_BYTES", 20 * 1024 * 1024),
+        "LIST_MAX_ROWS": env_int("LIST_MAX_ROWS", 100_000),
+        # Rows per chunk job of a match run; workers take chunks in parallel.
+        "LIST_CHUNK_ROWS": env_int("LIST_CHUNK_ROWS", 5000),
+        # A chunk claimed by a run silent for this long is taken over.
+        "LIST_CHUNK_STALE_SECONDS": env_int("LIST_CHUNK_STALE_SECONDS", 600),
+        # Price per delivered record by volume tier: (records in the tier,
+        # unit price); the last tier takes the rest (its size is ignored).
+        "LIST_PRICE_TIERS": [(1000, "0.50"), (9000, "0.30"), (None, "0.20")],
+        "LIST_QUOTE_VALID_DAYS": env_int("LIST_QUOTE_VALID_DAYS", 14),
+        # Uploaded files, outputs and row data are deleted this long after upload.
+        "LIST_RETENTION_DAYS": env_int("LIST_RETENTION_DAYS", 30),
         # Keys the suppression list's HMACs; like SECRET_KEY, generated once
         # into instance/ when not set. Rotating it forgets every suppression.
         "SUPPRESSION_KEY": env_str("SUPPRESSION_KEY"),

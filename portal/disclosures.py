@@ -11,22 +11,27 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from portal.models import Disclosure, DisclosureChannel, Member
+from portal.models import Disclosure, DisclosureChannel, Member, Organisation
 
 
 def record_disclosures(
     session: Session,
     contact_ids: Iterable[int],
-    recipient: Member,
+    recipient: Member | Organisation,
     channel: DisclosureChannel,
     now: datetime,
 ) -> None:
-    """Record that ``recipient`` (and their organisation) received these contacts."""
+    """Record that ``recipient`` received these contacts: a member (and their
+    organisation), or an organisation as a whole (a list delivery)."""
+    if isinstance(recipient, Organisation):
+        member_id, organisation_id = None, recipient.id
+    else:
+        member_id, organisation_id = recipient.id, recipient.organisation_id
     session.add_all(
         Disclosure(
             contact_id=contact_id,
-            member_id=recipient.id,
-            organisation_id=recipient.organisation_id,
+            member_id=member_id,
+            organisation_id=organisation_id,
             channel=channel,
             created_at=now,
         )

@@ -34,6 +34,11 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "grant_allowances": ("workers.jobs.grant_allowances", "low"),
     "expire_purchased_points": ("workers.jobs.expire_purchased_points", "low"),
     "roll_up_daily_metrics": ("workers.jobs.roll_up_daily_metrics", "low"),
+    "match_list": ("workers.jobs.match_list", "default"),
+    "match_list_chunk": ("workers.jobs.match_list_chunk", "default"),
+    "merge_list": ("workers.jobs.merge_list", "default"),
+    "delete_expired_lists": ("workers.jobs.delete_expired_lists", "low"),
+    "refresh_lists": ("workers.jobs.refresh_lists", "default"),
 }
 
 

@@ -34,6 +34,7 @@ NAVIGATION = (
     NavItem("my.contacts", "My contacts"),
     NavItem("companies.index", "Companies"),
     NavItem("points.overview", "Points"),
+    NavItem("lists.index", "Lists"),
     NavItem("account.profile", "Profile"),
     NavItem("org.overview", "Organisation", (Role.ORG_ADMIN,), needs_organisation=True),
     NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),

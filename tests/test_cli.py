@@ -15,7 +15,15 @@ from portal import ledger
 from portal.auth.services import start_session, verify_password
 from portal.cli import create_user_command, reset_password_command, seed_command
 from portal.demo import DEMO_ACCOUNTS, create_demo_accounts
-from portal.models import AuditEntry, Company, Contact, Member, MemberSession, Role
+from portal.models import (
+    AuditEntry,
+    Company,
+    Contact,
+    Member,
+    MemberSession,
+    Organisation,
+    Role,
+)
 from tests.processes import DEADLINE
 
 
@@ -109,6 +117,39 @@ def test_reset_password_sets_a_new_one_and_ends_sessions(app, db, make_member):
     assert short.exit_code != 0 and "10 to 128" in short.output
 
 
+def test_create_user_creates_or_joins_the_organisation(app, db):
+    """--org creates the organisation the first time (in the default currency)
+    and attaches later members to it, whatever their role."""
+    runner = app.test_cli_runner()
+    first = runner.invoke(
+        create_user_command,
+        ["olga@northwind.example", "--role", "org_admin", "--org", "Northwind"],
+    )
+    assert first.exit_code == 0, first.output
+    assert "Created organisation 'Northwind'" in first.output
+    second = runner.invoke(
+        create_user_command, ["max@northwind.example", "--org", "  northwind "]
+    )
+    assert second.exit_code == 0, second.output
+    assert "Joined organisation 'Northwind'" in second.output
+    organisations = db.session.scalars(select(Organisation)).all()
+    assert [(o.name, o.currency) for o in organisations] == [("Northwind", "EUR")]
+    members = db.session.scalars(select(Member).order_by(Member.id)).all()
+    assert [(m.role, m.organisation_id) for m in members] == [
+        (Role.ORG_ADMIN, organisations[0].id),
+        (Role.MEMBER, organisations[0].id),
+    ]
+
+
+def test_create_user_refuses_a_blank_organisation(app, db):
+    """A blank --org is a clear error and creates nobody."""
+    result = app.test_cli_runner().invoke(
+        create_user_command, ["x@northwind.example", "--org", "  "]
+    )
+    assert result.exit_code != 0 and "Give the organisation a name" in result.output
+    assert db.session.scalar(select(func.count(Member.id))) == 0
+
+
 def test_seed_command_creates_contacts(app, db):
     """portal seed creates exactly the contacts asked for."""
     result = app.test_cli_runner().invoke(
@@ -198,6 +239,8 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
     assert sorted((job["func_name"], job["cron"]) for job in jobs) == [
         ("workers.jobs.start_scheduled_job", "*/5 * * * *"),
         ("workers.jobs.start_scheduled_job", "15 0 * * *"),
+        ("workers.jobs.start_scheduled_job", "20 * * * *"),  # list refreshes
+        ("workers.jobs.start_scheduled_job", "35 1 * * *"),  # list retention
         ("workers.jobs.start_scheduled_job", "45 0 * * *"),
         ("workers.jobs.start_scheduled_job", "5 0 * * *"),  # the daily roll-up
         ("workers.jobs.start_scheduled_job", "7 * * * *"),

@@ -13,10 +13,15 @@ from portal.billing import allowances, expiry
 from portal.billing.rules import BillingRules
 from portal.contacts import imports
 from portal.extensions import db
+from portal.lists import delivery, retention, schedules
+from portal.lists import run as list_run
+from portal.lists.pricing import ListRules
 from portal.models import (
     ContributionFile,
     FileState,
     JobRun,
+    ListState,
+    MatchList,
     OutboxMessage,
     OutboxState,
 )
@@ -148,6 +153,108 @@ def roll_up_daily_metrics(run: JobRun, progress: Progress) -> dict[str, Any]:
         refresh_days=current_app.config["DAILY_ROLLUP_REFRESH_DAYS"],
     )
     return result.as_dict()
+
+
+def _match_list_of(run: JobRun) -> MatchList:
+    match_list = db.session.get(MatchList, run.subject_id)
+    if match_list is None:
+        raise LookupError(f"list {run.subject_id} does not exist")
+    return match_list
+
+
+@tracked_job
+def match_list(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Match a list's rows (the parent of its chunk jobs) and quote it."""
+    config = current_app.config
+    subject = _match_list_of(run)
+    try:
+        return list_run.run_match(
+            db.session,
+            subject,
+            run,
+            root=config["INSTANCE_PATH"],
+            rules=ListRules.from_config(config),
+            match_chunk_rows=config["MATCH_CHUNK_ROWS"],
+            now=utcnow,
+            progress=progress,
+            suppression_key=config["SUPPRESSION_KEY"],
+            flag_rules=FlagRules.from_config(config),
+            public_url=config["PUBLIC_URL"],
+        )
+    except Exception as exc:
+        db.session.rollback()
+        subject = _match_list_of(run)
+        if subject.match_run_id == run.id and subject.state == ListState.MATCHING:
+            reason = (
+                exc.message
+                if isinstance(exc, JobCanceled)
+                else f"it stopped with an error ({type(exc).__name__})"
+            )
+            list_run.fail_matching(
+                db.session,
+                subject,
+                f"Matching stopped: {reason}. The rows already matched are kept "
+                "and a retry carries on from there.",
+            )
+            db.session.commit()
+        raise
+
+
+@tracked_job
+def match_list_chunk(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Match one chunk of a list's run, unless another worker has it."""
+    config = current_app.config
+    subject = _match_list_of(run)
+    chunk_id = int(run.params["chunk_id"])
+    matched = list_run.run_chunk(
+        db.session,
+        subject,
+        chunk_id,
+        run.id,
+        root=config["INSTANCE_PATH"],
+        rules=ListRules.from_config(config),
+        match_chunk_rows=config["MATCH_CHUNK_ROWS"],
+        now=utcnow,
+    )
+    return {"chunk_id": chunk_id, "matched_here": matched}
+
+
+@tracked_job
+def merge_list(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Write an accepted list's merged file, disclosures and invoice."""
+    config = current_app.config
+    return delivery.run_merge(
+        db.session,
+        _match_list_of(run),
+        root=config["INSTANCE_PATH"],
+        billing=BillingRules.from_config(config),
+        now=utcnow(),
+    )
+
+
+@tracked_job
+def delete_expired_lists(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Delete the files and rows of lists past their retention."""
+    config = current_app.config
+    deleted = retention.delete_expired_lists(
+        db.session,
+        root=config["INSTANCE_PATH"],
+        now=utcnow(),
+        retention_days=config["LIST_RETENTION_DAYS"],
+    )
+    record_audit("lists.retention", actor=None, target=run, details={"lists": deleted})
+    db.session.commit()
+    return {"lists_deleted": deleted}
+
+
+@tracked_job
+def refresh_lists(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Start the scheduled refreshes that are due."""
+    started = schedules.refresh_due_lists(
+        db.session, root=current_app.config["INSTANCE_PATH"], now=utcnow()
+    )
+    db.session.commit()
+    return {"refreshes_started": started}
 
 
 def start_scheduled_job(kind: str) -> int:

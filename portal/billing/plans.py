@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pycountry
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.billing.rules import BillingRules
@@ -21,6 +21,7 @@ from portal.models.accounts import MemberStatus, Plan
 
 # The largest Enterprise allowance per seat a typo could plausibly not mean.
 MAX_CUSTOM_ALLOWANCE = 1_000_000
+MAX_ORGANISATION_NAME = 200
 
 
 class PlanError(ValueError):
@@ -30,6 +31,41 @@ class PlanError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+def organisation_named(
+    session: Session, name: str, *, currency: str
+) -> tuple[Organisation, bool]:
+    """The organisation called ``name`` (case and surrounding spaces ignored),
+    created on the Free plan in ``currency`` when there is none; and whether it
+    was created. Flushes.
+
+    Raises ``PlanError`` for a blank or over-long name, or when two
+    organisations already carry the name (say which one by id instead).
+    """
+    name = " ".join(name.split())
+    if not name:
+        raise PlanError("organisation", "Give the organisation a name.")
+    if len(name) > MAX_ORGANISATION_NAME:
+        raise PlanError(
+            "organisation",
+            f"An organisation name has at most {MAX_ORGANISATION_NAME} characters.",
+        )
+    found = session.scalars(
+        select(Organisation).where(func.lower(Organisation.name) == name.lower())
+    ).all()
+    if len(found) > 1:
+        raise PlanError(
+            "organisation",
+            f"{len(found)} organisations are called {name!r} "
+            f"(ids {', '.join(str(o.id) for o in found)}).",
+        )
+    if found:
+        return found[0], False
+    organisation = Organisation(name=name, currency=check_currency(currency))
+    session.add(organisation)
+    session.flush()
+    return organisation, True
 
 
 @dataclass(frozen=True)

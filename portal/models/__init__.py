@@ -32,6 +32,16 @@ from portal.models.contributions import (
 from portal.models.directory import Company, CompanyDomain, Contact, ContactState
 from portal.models.jobs import JobRun, JobState
 from portal.models.ledger import EntryKind, EntryState, LedgerEntry, PointBalance
+from portal.models.lists import (
+    ChunkState,
+    ListFormat,
+    ListState,
+    MatchList,
+    MatchListChunk,
+    MatchListRow,
+    PoolingConsent,
+    RefreshInterval,
+)
 from portal.models.metrics import ContactStateCount, DailyMetric
 from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
 from portal.models.outbox import OutboxMessage, OutboxState
@@ -48,6 +58,7 @@ from portal.models.tokens import OneTimeToken
 
 __all__ = [
     "AuditEntry",
+    "ChunkState",
     "Company",
     "ContactStateCount",
     "DailyMetric",
@@ -75,8 +86,13 @@ __all__ = [
     "JobRun",
     "JobState",
     "LedgerEntry",
+    "ListFormat",
+    "ListState",
     "LookupChannel",
     "InvitationState",
+    "MatchList",
+    "MatchListChunk",
+    "MatchListRow",
     "Member",
     "MemberSession",
     "OneTimeToken",
@@ -85,7 +101,9 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "PointBalance",
+    "PoolingConsent",
     "PurchaseLot",
+    "RefreshInterval",
     "Revision",
     "RevisionKind",
     "RevisionSource",

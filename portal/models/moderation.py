@@ -25,6 +25,8 @@ class FlagKind(enum.StrEnum):
     # A member's update that would hold the contact: the values wait in
     # ``Flag.proposal`` and the contact stays as it was.
     PROPOSED_CHANGE = "proposed_change"
+    # A customer says a list row was matched to the wrong person.
+    LIST_MISMATCH = "list_mismatch"
 
     @property
     def is_challenge(self) -> bool:
@@ -51,6 +53,7 @@ FLAG_LABELS = {
     FlagKind.DOMAIN_MISMATCH: "Email domain does not match the company",
     FlagKind.POSSIBLE_DUPLICATE: "Contributor says: a different person",
     FlagKind.PROPOSED_CHANGE: "A member proposes a change",
+    FlagKind.LIST_MISMATCH: "Customer says: not the same person",
 }
 
 

@@ -229,6 +229,46 @@ def _draft_invoice(factories, me, someone_else) -> dict[str, Any]:
     return {"invoice_id": _invoice(factories, member=someone_else).id}
 
 
+def _org_list(factories, member: Member) -> dict[str, Any]:
+    """A list (waiting for its mapping, with one row) of ``member``'s
+    organisation, which is created when the member has none."""
+    from flask import current_app
+
+    from portal.lists import upload
+    from portal.lists.pricing import ListRules
+    from portal.models import MatchListRow
+
+    session = factories.db.session
+    if member.organisation_id is None:
+        organisation = Organisation(name=f"Org of {member.email}")
+        session.add(organisation)
+        session.flush()
+        member.organisation_id = organisation.id
+    match_list = upload.accept_upload(
+        session,
+        member,
+        filename="crm.csv",
+        content=b"First Name,Last Name,Company\nAnn,Lee,Acme\n",
+        rules=ListRules.from_config(current_app.config),
+        root=current_app.config["INSTANCE_PATH"],
+        now=utcnow(),
+    )
+    row = MatchListRow(
+        list_id=match_list.id, position=0, row_number=2, status="not_found"
+    )
+    session.add(row)
+    session.commit()
+    return {"list_id": match_list.id, "row_id": row.id}
+
+
+def _others_list(factories, me, someone_else) -> dict[str, Any]:
+    return _org_list(factories, someone_else)
+
+
+def _own_org_list(factories, me, someone_else) -> dict[str, Any]:
+    return _org_list(factories, me or someone_else)
+
+
 @dataclass(frozen=True)
 class Route:
     """An endpoint's access for each method it accepts."""
@@ -333,6 +373,22 @@ ACCESS: dict[str, Route] = {
     "billing.plans": _admins("GET"),
     "billing.plan": _admins("GET", values=_organisation),
     "billing.change_organisation_plan": _admins("POST", values=_organisation),
+    "lists.index": _signed_in("GET", "POST"),
+    "lists.change_pooling": Route({"POST": Access(frozenset({"org_admin", "admin"}))}),
+    # Another organisation's list: nobody outside it learns it exists.
+    "lists.report": Route({"GET": NOBODY_ELSE_404}, _others_list),
+    "lists.mapping": Route(
+        {"GET": NOBODY_ELSE_404, "POST": NOBODY_ELSE_404}, _others_list
+    ),
+    "lists.progress": Route({"GET": NOBODY_ELSE_404}, _others_list),
+    "lists.accept": Route({"POST": NOBODY_ELSE_404}, _others_list),
+    "lists.requote": Route({"POST": NOBODY_ELSE_404}, _others_list),
+    "lists.retry": Route({"POST": NOBODY_ELSE_404}, _others_list),
+    "lists.dispute": Route({"POST": NOBODY_ELSE_404}, _others_list),
+    "lists.download": Route({"GET": NOBODY_ELSE_404}, _others_list),
+    "lists.changes": Route({"GET": NOBODY_ELSE_404}, _others_list),
+    "lists.delete": Route({"POST": NOBODY_ELSE_404}, _others_list),
+    "lists.schedule": Route({"POST": NOBODY_ELSE_404}, _others_list),
 }
 
 
@@ -395,6 +451,25 @@ OWNERSHIP: dict[str, tuple[Values, dict[tuple[str, str], Access]]] = {
     "another member's job run": (
         _others_job_run,
         {("jobs.status", "GET"): ADMINS_ELSE_404},
+    ),
+    # Every member of the organisation works with its lists; only its admins
+    # accept quotes. A list not yet delivered has nothing to download.
+    "own organisation's list": (
+        _own_org_list,
+        {
+            ("lists.report", "GET"): SIGNED_IN,
+            ("lists.mapping", "GET"): SIGNED_IN,
+            ("lists.mapping", "POST"): SIGNED_IN,
+            ("lists.progress", "GET"): SIGNED_IN,
+            ("lists.accept", "POST"): Access(frozenset({"org_admin", "admin"})),
+            ("lists.requote", "POST"): SIGNED_IN,
+            ("lists.retry", "POST"): SIGNED_IN,
+            ("lists.dispute", "POST"): SIGNED_IN,
+            ("lists.download", "GET"): NOBODY_ELSE_404,
+            ("lists.changes", "GET"): NOBODY_ELSE_404,
+            ("lists.delete", "POST"): SIGNED_IN,
+            ("lists.schedule", "POST"): Access(frozenset({"org_admin", "admin"})),
+        },
     ),
 }
 
