@@ -196,6 +196,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.jobs.routes import bp as jobs_bp
     from portal.main.routes import bp as main_bp
     from portal.points.routes import bp as points_bp
+    from portal.privacy.admin_routes import bp as privacy_admin_bp
+    from portal.privacy.routes import bp as privacy_bp
     from portal.search.routes import bp as search_bp
 
     for blueprint in (
@@ -210,5 +212,7 @@ def _register_blueprints(app: Flask) -> None:
         admin_bp,
         billing_bp,
         jobs_bp,
+        privacy_bp,
+        privacy_admin_bp,
     ):
         app.register_blueprint(blueprint)

@@ -34,6 +34,8 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "grant_allowances": ("workers.jobs.grant_allowances", "low"),
     "expire_purchased_points": ("workers.jobs.expire_purchased_points", "low"),
     "roll_up_daily_metrics": ("workers.jobs.roll_up_daily_metrics", "low"),
+    "send_privacy_notices": ("workers.jobs.send_privacy_notices", "default"),
+    "apply_suppression_file": ("workers.jobs.apply_suppression_file", "high"),
 }
 
 

@@ -9,8 +9,10 @@ from decimal import Decimal
 from flask import Flask, request
 from flask_login import current_user
 
+from portal.extensions import db
 from portal.masking import mask_email
 from portal.models import Role
+from portal.privacy.report import person_confirmed
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,11 @@ def format_money(amount: Decimal | int, currency: str) -> str:
     return f"{Decimal(amount):,.2f} {currency}"
 
 
+def confirmed_by_person(contact_id: int) -> bool:
+    """True when the person listed confirmed the contact is accurate."""
+    return person_confirmed(db.session, contact_id)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
@@ -115,6 +122,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}"
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["money"] = format_money
+    # "Confirmed by the person" badges, wherever a contact is shown.
+    app.jinja_env.globals["confirmed_by_person"] = confirmed_by_person
 
     @app.context_processor
     def inject_navigation():
