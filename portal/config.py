@@ -172,7 +172,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
                 "EXPIRE_PURCHASED_POINTS_CRON", "45 0 * * *"
             ),
             "roll_up_daily_metrics": env_str("DAILY_ROLLUP_CRON", "5 0 * * *"),
-            "send_privacy_notices": env_str("PRIVACY_NOTICES_CRON", "*/5 * * * *"),
+            "send_privacy_notices": env_str("PRIVACY_NOTICES_CRON", "*/2 * * * *"),
         },
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.
@@ -249,7 +249,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PRIVACY_DUE_DAYS": env_int("PRIVACY_DUE_DAYS", 30),
         # Recipients of this many days back are told of corrections and erasures.
         "PRIVACY_RECIPIENT_DAYS": env_int("PRIVACY_RECIPIENT_DAYS", 365),
-        # Notices sent per run of the notice job (every 5 minutes by default).
+        # Notices sent per run of the notice job (every 2 minutes by default).
         "NOTICE_BATCH_SIZE": env_int("NOTICE_BATCH_SIZE", 500),
         # How long a notice's "remove me" link works.
         "REMOVE_LINK_DAYS": env_int("REMOVE_LINK_DAYS", 365),

@@ -14,7 +14,7 @@ LINK = re.compile(r"(https?://\S+/privacy/open/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+))
 
 
 def ask_for_link(client, email: str, **headers):
-    page = client.get("/privacy")
+    page = client.get("/privacy", headers=headers)
     token = csrf_token_from(page.get_data(as_text=True))
     return client.post(
         "/privacy/access", data={"email": email, "csrf_token": token}, headers=headers

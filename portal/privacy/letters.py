@@ -8,9 +8,10 @@ masked email and company, so the outbox keeps nothing personal about them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
-from flask import current_app, render_template
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
@@ -21,23 +22,38 @@ from portal.privacy.actions import Notified
 REMOVE_SALT = "privacy-remove-me"
 
 
+def render_template(name: str, **context) -> str:
+    """An email body from ``templates/emails/``. Rendered without the web
+    context processors (no request or logged-in member in a job)."""
+    return current_app.jinja_env.get_template(name).render(**context)
+
+
 def _remove_signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=REMOVE_SALT)
+
+
+def _email_tag(email: str) -> str:
+    # The link names the email by a hash (the payload is signed, not secret).
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
 def remove_me_token(contact: Contact) -> str:
     """A signed token naming the contact and its email: the notice's one-click
     "remove me" link works only for that record while it has that email."""
-    return _remove_signer().dumps([contact.id, contact.email])
+    return _remove_signer().dumps([contact.id, _email_tag(contact.email)])
 
 
-def read_remove_me_token(token: str, max_age_seconds: int) -> tuple[int, str] | None:
-    """(contact id, email) of a valid "remove me" token, None otherwise."""
+def remove_me_contact(session: Session, token: str, max_age_seconds: int):
+    """The contact a valid "remove me" token is about, if it still has the
+    email the notice went to; None otherwise."""
     try:
-        contact_id, email = _remove_signer().loads(token, max_age=max_age_seconds)
+        contact_id, tag = _remove_signer().loads(token, max_age=max_age_seconds)
+        contact = session.get(Contact, int(contact_id))
     except (BadSignature, ValueError, TypeError):
         return None
-    return int(contact_id), str(email)
+    if contact is None or _email_tag(contact.email) != tag:
+        return None
+    return contact
 
 
 def access_link_message(token: str, minutes: int) -> str:

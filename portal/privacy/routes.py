@@ -388,11 +388,9 @@ def end():
 
 
 def _remove_target(token: str) -> Contact | None:
-    found = letters.read_remove_me_token(token, _config("REMOVE_LINK_DAYS") * 86400)
-    if found is None:
-        return None
-    contact = db.session.get(Contact, found[0])
-    return contact if contact is not None and contact.email == found[1] else None
+    return letters.remove_me_contact(
+        db.session, token, _config("REMOVE_LINK_DAYS") * 86400
+    )
 
 
 @bp.get("/remove/<token>")
