@@ -30,6 +30,7 @@ from portal.models import (
     Contact,
     ContactNotice,
     ContactState,
+    ContributionRow,
     DisclosureChannel,
     NoticeState,
     OutboxMessage,
@@ -42,6 +43,7 @@ from portal.models.base import utcnow
 from portal.points.services import Rules
 from portal.privacy.bulk import HashFileRefused, read_hash_file
 from portal.privacy.notices import send_queued_notices
+from portal.suppression import digest_hash
 from tests.conftest import csrf_token_from
 from tests.factories import PRIYA
 
@@ -335,3 +337,68 @@ def test_state_is_kept_for_a_contact_not_yet_active(app, db, make_member):
         db.session, lambda c, s: None, utcnow() + timedelta(minutes=1), batch_size=10
     )
     assert sent == 0
+
+
+def _suppress_by_platform_hash(app, db, email: str) -> None:
+    """As a deletion platform's file would: only the SHA-256 is known."""
+    db.session.add(
+        SuppressionEntry(
+            email_hash=digest_hash(app.config["SUPPRESSION_KEY"], _sha(email)),
+            reason="deletion platform",
+        )
+    )
+    db.session.commit()
+
+
+def test_platform_hash_holds_on_the_form(app, db, client, auth, make_member):
+    """The contribution form refuses a person a platform file suppressed."""
+    _suppress_by_platform_hash(app, db, _person(2)["email"])
+    make_member(email="former@northwind.example")
+    auth.login("former@northwind.example")
+    token = csrf_token_from(client.get("/contacts/new").get_data(as_text=True))
+    response = client.post(
+        "/contacts/new", data={**_person(2), "attest": "y", "csrf_token": token}
+    )
+    assert "asked not to be listed" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Contact.id))) == 0
+
+
+def test_platform_hash_holds_in_member_csv_uploads(
+    app, db, client, auth, make_member, run_jobs
+):
+    """A member's CSV row for a suppressed person is refused with the reason."""
+    _suppress_by_platform_hash(app, db, _person(3)["email"])
+    make_member(email="uploader@northwind.example")
+    auth.login("uploader@northwind.example")
+    rows = io.StringIO()
+    writer = csv.DictWriter(rows, fieldnames=CONTACT_FIELDS)
+    writer.writeheader()
+    writer.writerows([_person(3), _person(4)])
+    token = csrf_token_from(client.get("/contacts/import").get_data(as_text=True))
+    client.post(
+        "/contacts/import",
+        data={
+            "csrf_token": token,
+            "attest": "y",
+            "file": (io.BytesIO(rows.getvalue().encode()), "people.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    run_jobs()
+    emails = db.session.scalars(select(Contact.email)).all()
+    assert emails == [_person(4)["email"]]
+    reasons = db.session.scalars(select(ContributionRow.reason)).all()
+    assert any(reason and "asked not to be listed" in reason for reason in reasons)
+
+
+def test_platform_hash_holds_in_the_operator_import(app, db, tmp_path):
+    """The operator import refuses the suppressed row and loads the rest."""
+    _suppress_by_platform_hash(app, db, _person(5)["email"])
+    path = tmp_path / "people.csv"
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=CONTACT_FIELDS)
+        writer.writeheader()
+        writer.writerows([_person(5), _person(1)])
+    app.test_cli_runner().invoke(contacts_group, ["import", str(path)])
+    db.session.rollback()
+    assert db.session.scalars(select(Contact.email)).all() == [_person(1)["email"]]
