@@ -197,6 +197,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.main.routes import bp as main_bp
     from portal.points.routes import bp as points_bp
     from portal.privacy.admin_routes import bp as privacy_admin_bp
+    from portal.privacy.consent_routes import bp as consent_bp
     from portal.privacy.routes import bp as privacy_bp
     from portal.search.routes import bp as search_bp
 
@@ -214,5 +215,6 @@ def _register_blueprints(app: Flask) -> None:
         jobs_bp,
         privacy_bp,
         privacy_admin_bp,
+        consent_bp,
     ):
         app.register_blueprint(blueprint)

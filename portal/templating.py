@@ -12,6 +12,7 @@ from flask_login import current_user
 from portal.extensions import db
 from portal.masking import mask_email
 from portal.models import Role
+from portal.privacy.consent import contributor_label
 from portal.privacy.report import person_confirmed
 
 
@@ -124,6 +125,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     # "Confirmed by the person" badges, wherever a contact is shown.
     app.jinja_env.globals["confirmed_by_person"] = confirmed_by_person
+    # A contributor as they chose to be named (pseudonym or display name).
+    app.jinja_env.globals["contributor_label"] = lambda member: contributor_label(
+        db.session, member
+    )
 
     @app.context_processor
     def inject_navigation():

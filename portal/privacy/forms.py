@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -71,3 +78,24 @@ class DecisionForm(FlaskForm):
 
 class SuppressionUploadForm(FlaskForm):
     file = FileField("File of SHA-256 hashes")
+
+
+class ConsentForm(FlaskForm):
+    attribution = RadioField(
+        "How your contributions are signed",
+        choices=[
+            SelectChoice("pseudonym", "With my member code (e.g. member 7F3A)"),
+            SelectChoice("display_name", "With my display name"),
+        ],
+    )
+    notify_royalties = BooleanField("Email me when I earn royalties")
+    notify_challenges = BooleanField("Email me when my contributions are challenged")
+    weekly_digest = BooleanField("Send me a weekly digest")
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired("Enter your password to delete your account.")],
+        render_kw={"autocomplete": "current-password"},
+    )

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from portal.contacts.services import PROVENANCE_FIELDS, field_provenance
 from portal.masking import mask_email
 from portal.models import (
-    Attribution,
     Company,
     CompanyDomain,
     ConfirmationSource,
@@ -26,13 +25,13 @@ from portal.models import (
     Disclosure,
     DisclosureChannel,
     Member,
-    MemberPreferences,
     Organisation,
     PrivacyRequest,
     Revision,
     RevisionSource,
 )
 from portal.normalise import email_domain
+from portal.privacy.consent import contributor_label
 from portal.privacy.requests import requests_for
 
 FIELD_LABELS = {
@@ -87,18 +86,8 @@ class SubjectReport:
 
 
 def member_label(session: Session, member: Member | None) -> str:
-    """How a member is named to the people listed: their pseudonym, or their
-    display name when they chose to be attributed by name."""
-    if member is None:
-        return "a former member"
-    attribution = session.scalar(
-        select(MemberPreferences.attribution).where(
-            MemberPreferences.member_id == member.id
-        )
-    )
-    if attribution == Attribution.DISPLAY_NAME:
-        return f"member {member.display_name}"
-    return f"member {member.pseudonym}"
+    """How a member is named to the people listed (their attribution choice)."""
+    return contributor_label(session, member)
 
 
 def source_label(session: Session, revision: Revision) -> str:

@@ -285,6 +285,10 @@ ACCESS: dict[str, Route] = {
     "privacy_admin.deny_privacy_request": _admins("POST", values=_privacy_request),
     "privacy_admin.suppressions": _admins("GET"),
     "privacy_admin.upload_suppressions": _admins("POST"),
+    "consent.consent_page": _signed_in("GET", "POST"),
+    "consent.export": _signed_in("GET"),
+    # Without the password it re-renders with the error (422).
+    "consent.delete_account": _signed_in("POST"),
 }
 
 
