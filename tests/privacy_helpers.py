@@ -4,11 +4,17 @@ outbox, open it."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select
 
-from portal.models import OutboxMessage
+from portal.contacts.services import ATTESTATION_TEXT, Outcome, contribute
+from portal.models import Member, OutboxMessage, RevisionSource
+from portal.models.base import utcnow
+from portal.points.services import Rules
 from tests.conftest import csrf_token_from
+from tests.factories import PRIYA
 
 LINK = re.compile(r"(https?://\S+/privacy/open/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+))")
 
@@ -43,3 +49,21 @@ def open_report(client, token: str):
 
 def report_csrf(client) -> str:
     return csrf_token_from(client.get("/privacy/report").get_data(as_text=True))
+
+
+def contribute_as(
+    db, member: Member | None, values=PRIYA, now: datetime | None = None
+) -> Outcome:
+    """Contribute ``values`` on the form as ``member`` and commit."""
+    outcome = contribute(
+        db.session,
+        member.id if member is not None else None,
+        values,
+        source=RevisionSource.FORM,
+        attestation=ATTESTATION_TEXT,
+        rules=Rules(),
+        suppression_key=current_app.config["SUPPRESSION_KEY"],
+        now=now or utcnow(),
+    )
+    db.session.commit()
+    return outcome

@@ -6,34 +6,16 @@ import json
 
 from sqlalchemy import func, select
 
-from portal.contacts.services import ATTESTATION_TEXT, contribute
+from portal.contacts.services import ATTESTATION_TEXT
 from portal.models import (
     AuditEntry,
     Contact,
     Member,
     MemberSession,
     Revision,
-    RevisionSource,
 )
-from portal.models.base import utcnow
-from portal.points.services import Rules
 from tests.conftest import csrf_token_from
-from tests.factories import PRIYA
-
-
-def _contribute(app, db, member):
-    outcome = contribute(
-        db.session,
-        member.id,
-        PRIYA,
-        source=RevisionSource.FORM,
-        attestation=ATTESTATION_TEXT,
-        rules=Rules(),
-        suppression_key=app.config["SUPPRESSION_KEY"],
-        now=utcnow(),
-    )
-    db.session.commit()
-    return outcome.contact
+from tests.privacy_helpers import contribute_as
 
 
 def _token(client) -> str:
@@ -45,7 +27,7 @@ def test_attribution_by_display_name_shows_on_contributions(
 ):
     """Pseudonym by default; the display name once the member chooses it."""
     member = make_member(email="ann@northwind.example", display_name="Ann Lee")
-    contact = _contribute(app, db, member)
+    contact = contribute_as(db, member).contact
     auth.login(member.email)
     page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
     assert f"by member {member.pseudonym}" in page
@@ -76,7 +58,7 @@ def test_export_holds_profile_contributions_ledger_reveals(
 ):
     """The JSON export has every part of the member's account data."""
     member = make_member(email="ann@northwind.example")
-    contact = _contribute(app, db, member)
+    contact = contribute_as(db, member).contact
     auth.login(member.email)
     response = client.get("/account/export.json")
     assert "attachment" in response.headers["Content-Disposition"]
@@ -94,7 +76,7 @@ def test_deleting_the_account_erases_it_and_keeps_contributions(
     """Sessions end, personal data goes, contributions pass to the pool, and
     the audit log says so without the member's email."""
     member = make_member(email="ann@northwind.example", display_name="Ann Lee")
-    contact = _contribute(app, db, member)
+    contact = contribute_as(db, member).contact
     auth.login(member.email)
     wrong = client.post(
         "/account/delete", data={"csrf_token": _token(client), "password": "nope"}

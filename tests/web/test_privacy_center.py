@@ -12,7 +12,6 @@ import time_machine
 from sqlalchemy import func, select
 
 from portal import ledger
-from portal.contacts.services import ATTESTATION_TEXT, contribute
 from portal.disclosures import record_disclosures
 from portal.models import (
     Contact,
@@ -31,10 +30,10 @@ from portal.models import (
     SuppressionEntry,
     Unlock,
 )
-from portal.points.services import Rules
 from tests.factories import PRIYA
 from tests.privacy_helpers import (
     ask_for_link,
+    contribute_as,
     emailed_links,
     open_report,
     report_csrf,
@@ -53,18 +52,7 @@ def clock():
 def priya(app, db, make_member, clock):
     """Priya's record, contributed by one member and revealed by another."""
     contributor = make_member(email="contributor@northwind.example")
-    outcome = contribute(
-        db.session,
-        contributor.id,
-        PRIYA,
-        source=RevisionSource.FORM,
-        attestation=ATTESTATION_TEXT,
-        rules=Rules(),
-        suppression_key=app.config["SUPPRESSION_KEY"],
-        now=NOW - timedelta(days=2),
-    )
-    db.session.commit()
-    contact = outcome.contact
+    contact = contribute_as(db, contributor, now=NOW - timedelta(days=2)).contact
     reader = make_member(email="reader@contoso.example")
     db.session.add(Unlock(member_id=reader.id, contact_id=contact.id, cost=10))
     record_disclosures(
@@ -333,16 +321,7 @@ def test_erase_removes_everything_and_keeps_them_out(
     from portal.contacts.services import ContributionRefused
 
     with pytest.raises(ContributionRefused, match="asked not to be listed"):
-        contribute(
-            db.session,
-            again_by.id,
-            PRIYA,
-            source=RevisionSource.FORM,
-            attestation=ATTESTATION_TEXT,
-            rules=Rules(),
-            suppression_key=app.config["SUPPRESSION_KEY"],
-            now=NOW,
-        )
+        contribute_as(db, again_by, now=NOW)
 
 
 def test_dispute_opens_a_top_priority_flag(client, db, priya):

@@ -18,10 +18,8 @@ from portal import queue
 from portal.cli import contacts_group
 from portal.contactfields import CONTACT_FIELDS
 from portal.contacts.services import (
-    ATTESTATION_TEXT,
     ContributionRefused,
     confirm_contact,
-    contribute,
 )
 from portal.demo import generate_demo_data
 from portal.disclosures import record_disclosures
@@ -34,33 +32,17 @@ from portal.models import (
     DisclosureChannel,
     NoticeState,
     OutboxMessage,
-    RevisionSource,
     SuppressionEntry,
     SuppressionFile,
     Unlock,
 )
 from portal.models.base import utcnow
-from portal.points.services import Rules
 from portal.privacy.bulk import HashFileRefused, read_hash_file
 from portal.privacy.notices import send_queued_notices
 from portal.suppression import digest_hash
 from tests.conftest import csrf_token_from
 from tests.factories import PRIYA
-
-
-def _contribute(app, db, member, values=PRIYA):
-    outcome = contribute(
-        db.session,
-        member.id,
-        values,
-        source=RevisionSource.FORM,
-        attestation=ATTESTATION_TEXT,
-        rules=Rules(),
-        suppression_key=app.config["SUPPRESSION_KEY"],
-        now=utcnow(),
-    )
-    db.session.commit()
-    return outcome
+from tests.privacy_helpers import contribute_as
 
 
 def _notices(db) -> list[ContactNotice]:
@@ -80,7 +62,7 @@ def _person(n: int) -> dict[str, str]:
 
 def test_form_contribution_queues_one_notice(app, db, make_member):
     """A contact accepted on the form queues its notice, once."""
-    outcome = _contribute(app, db, make_member())
+    outcome = contribute_as(db, make_member())
     (notice,) = _notices(db)
     assert notice.contact_id == outcome.contact.id
     assert notice.state == NoticeState.QUEUED
@@ -92,7 +74,7 @@ def test_held_contact_gets_its_notice_when_a_moderator_releases_it(
 ):
     """A held contact is not told until it becomes active."""
     values = {**PRIYA, "email": "priya.raman@other-domain-test.com"}
-    outcome = _contribute(app, db, make_member(), values)
+    outcome = contribute_as(db, make_member(), values)
     assert outcome.status == "held"
     assert _notices(db) == []
     moderator = make_member(role="moderator")
@@ -163,7 +145,7 @@ def test_notice_job_sends_in_batches_and_logs_on_the_contact(
     app.config["NOTICE_BATCH_SIZE"] = 2
     member = make_member()
     for n in range(5):
-        _contribute(app, db, member, _person(n))
+        contribute_as(db, member, _person(n))
     queue.start_job("send_privacy_notices")
     db.session.commit()
     run_jobs()
@@ -187,7 +169,7 @@ def test_notice_job_sends_in_batches_and_logs_on_the_contact(
 
 def test_remove_me_link_erases_the_record(app, db, client, make_member, run_jobs):
     """The notice's one-click link deletes the contact and suppresses it."""
-    contact_id = _contribute(app, db, make_member()).contact.id
+    contact_id = contribute_as(db, make_member()).contact.id
     queue.start_job("send_privacy_notices")
     db.session.commit()
     run_jobs()
@@ -231,8 +213,8 @@ def test_bulk_suppression_removes_matches_and_keeps_them_out(
     """An uploaded hash file erases matching contacts (recipients told), counts
     what it did, and the same people cannot be added again by any path."""
     contributor = make_member(email="contributor@northwind.example")
-    kept = _contribute(app, db, contributor, _person(1)).contact
-    gone = _contribute(app, db, contributor, _person(0)).contact
+    kept = contribute_as(db, contributor, _person(1)).contact
+    gone = contribute_as(db, contributor, _person(0)).contact
     reader = make_member(email="reader@contoso.example")
     db.session.add(Unlock(member_id=reader.id, contact_id=gone.id, cost=10))
     record_disclosures(
@@ -274,7 +256,7 @@ def test_bulk_suppression_removes_matches_and_keeps_them_out(
     assert _sha("person0.staff@brightwater-analytics.com") not in stored
     # The form refuses the person again...
     with pytest.raises(ContributionRefused, match="asked not to be listed"):
-        _contribute(app, db, make_member(), _person(0))
+        contribute_as(db, make_member(), _person(0))
     # ...and so does the operator import.
     path = Path(tmp_path) / "again.csv"
     with path.open("w", newline="") as out:
@@ -330,7 +312,7 @@ def test_suppression_upload_refuses_bad_files(app, db, client, auth, make_member
 
 def test_state_is_kept_for_a_contact_not_yet_active(app, db, make_member):
     """A queued notice for a contact that became disputed waits."""
-    outcome = _contribute(app, db, make_member())
+    outcome = contribute_as(db, make_member())
     outcome.contact.state = ContactState.DISPUTED
     db.session.commit()
     sent = send_queued_notices(
