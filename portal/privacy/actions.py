@@ -211,7 +211,9 @@ def dispute_record(
     own: bool = True,
 ) -> ActionResult:
     """A detail the person cannot correct themselves: a moderation flag of
-    the highest priority (source ``subject``) and a pending request."""
+    the highest priority (source ``subject``) and a pending request.
+    ``own=False`` is for a "might be you" record the caller found to be the
+    person's namesake at their domain."""
     if own:
         contact = _own(contact, email)
     elif contact is None:

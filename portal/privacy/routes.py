@@ -329,14 +329,17 @@ def correct(contact_id: int):
 @bp.post("/report/<int:contact_id>/dispute")
 def dispute(contact_id: int):
     def perform(write, contact, email, form):
-        own = contact is not None and contact.email == email
+        # The person's own records, and their namesakes at their domain.
+        namesake = contact is not None and contact in namesakes(
+            write, email, records_for(write, email)
+        )
         actions.dispute_record(
             write,
             contact,
             email,
             form.details.data,
             flag_rules=FlagRules.from_config(current_app.config),
-            own=own or _namesake(write, contact, email),
+            own=not namesake,
             **_common(),
         )
 
@@ -346,12 +349,6 @@ def dispute(contact_id: int):
         perform,
         "Sent to a moderator, who will look at it first, within 3 days.",
     )
-
-
-def _namesake(write, contact, email) -> bool:
-    if contact is None:
-        return False
-    return contact in namesakes(write, email, records_for(write, email))
 
 
 @bp.post("/report/<int:contact_id>/erase")

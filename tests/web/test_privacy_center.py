@@ -369,3 +369,30 @@ def test_someone_elses_record_cannot_be_acted_on(client, db, priya, make_contact
     )
     assert response.status_code == 422
     assert db.session.get(Contact, other.id) is not None
+
+
+def test_might_be_you_record_can_be_disputed_not_erased(
+    client, db, priya, make_contact
+):
+    """A namesake at the person's domain can be sent to a moderator, but not
+    erased by the person."""
+    contact, *_ = priya
+    namesake = make_contact(
+        company=contact.company,
+        first_name="Priya",
+        last_name="Raman",
+        email="p.raman@brightwater-analytics.com",
+    )
+    _report_for(client, db, PRIYA["email"])
+    erase = client.post(
+        f"/privacy/report/{namesake.id}/erase",
+        data={"csrf_token": report_csrf(client), "kind": "erase"},
+    )
+    assert erase.status_code == 422
+    dispute = client.post(
+        f"/privacy/report/{namesake.id}/dispute",
+        data={"csrf_token": report_csrf(client), "details": "This is me, twice."},
+    )
+    assert dispute.status_code == 303
+    flag = db.session.scalar(select(Flag))
+    assert flag.contact_id == namesake.id and flag.source == FlagSource.SUBJECT
