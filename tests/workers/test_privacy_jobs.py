@@ -60,6 +60,37 @@ def _person(n: int) -> dict[str, str]:
     }
 
 
+def _csv(people: list[dict[str, str]]) -> str:
+    rows = io.StringIO()
+    writer = csv.DictWriter(rows, fieldnames=CONTACT_FIELDS)
+    writer.writeheader()
+    writer.writerows(people)
+    return rows.getvalue()
+
+
+def _upload(client, people: list[dict[str, str]]) -> None:
+    """A member's CSV upload of ``people`` through the import page."""
+    token = csrf_token_from(client.get("/contacts/import").get_data(as_text=True))
+    client.post(
+        "/contacts/import",
+        data={
+            "csrf_token": token,
+            "attest": "y",
+            "file": (io.BytesIO(_csv(people).encode()), "people.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def _operator_import(app, db, folder: Path, people: list[dict[str, str]]):
+    """``portal contacts import`` of ``people``; returns the CLI result."""
+    path = folder / "people.csv"
+    path.write_text(_csv(people), encoding="utf-8")
+    result = app.test_cli_runner().invoke(contacts_group, ["import", str(path)])
+    db.session.rollback()
+    return result
+
+
 def test_form_contribution_queues_one_notice(app, db, make_member):
     """A contact accepted on the form queues its notice, once."""
     outcome = contribute_as(db, make_member())
@@ -94,34 +125,15 @@ def test_member_csv_upload_queues_notices(app, db, client, auth, make_member, ru
     """Each contact a member's CSV adds is queued for its notice."""
     make_member(email="uploader@northwind.example")
     auth.login("uploader@northwind.example")
-    rows = io.StringIO()
-    writer = csv.DictWriter(rows, fieldnames=CONTACT_FIELDS)
-    writer.writeheader()
-    writer.writerows([_person(0), _person(1)])
-    token = csrf_token_from(client.get("/contacts/import").get_data(as_text=True))
-    client.post(
-        "/contacts/import",
-        data={
-            "csrf_token": token,
-            "attest": "y",
-            "file": (io.BytesIO(rows.getvalue().encode()), "people.csv"),
-        },
-        content_type="multipart/form-data",
-    )
+    _upload(client, [_person(0), _person(1)])
     run_jobs()
     assert len(_notices(db)) == 2
 
 
 def test_operator_import_queues_notices_in_bulk(app, db, tmp_path):
     """The operator import queues a notice per active contact it loads."""
-    path = tmp_path / "people.csv"
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=CONTACT_FIELDS)
-        writer.writeheader()
-        writer.writerows([_person(n) for n in range(4)])
-    result = app.test_cli_runner().invoke(contacts_group, ["import", str(path)])
+    result = _operator_import(app, db, tmp_path, [_person(n) for n in range(4)])
     assert result.exit_code == 0, result.output
-    db.session.rollback()
     notices = _notices(db)
     assert len(notices) == 4
     assert {n.source for n in notices} == {"operator_import"}
@@ -258,13 +270,7 @@ def test_bulk_suppression_removes_matches_and_keeps_them_out(
     with pytest.raises(ContributionRefused, match="asked not to be listed"):
         contribute_as(db, make_member(), _person(0))
     # ...and so does the operator import.
-    path = Path(tmp_path) / "again.csv"
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=CONTACT_FIELDS)
-        writer.writeheader()
-        writer.writerow(_person(0))
-    app.test_cli_runner().invoke(contacts_group, ["import", str(path)])
-    db.session.rollback()
+    _operator_import(app, db, tmp_path, [_person(0)])
     assert (
         db.session.scalar(
             select(func.count(Contact.id)).where(
@@ -352,20 +358,7 @@ def test_platform_hash_holds_in_member_csv_uploads(
     _suppress_by_platform_hash(app, db, _person(3)["email"])
     make_member(email="uploader@northwind.example")
     auth.login("uploader@northwind.example")
-    rows = io.StringIO()
-    writer = csv.DictWriter(rows, fieldnames=CONTACT_FIELDS)
-    writer.writeheader()
-    writer.writerows([_person(3), _person(4)])
-    token = csrf_token_from(client.get("/contacts/import").get_data(as_text=True))
-    client.post(
-        "/contacts/import",
-        data={
-            "csrf_token": token,
-            "attest": "y",
-            "file": (io.BytesIO(rows.getvalue().encode()), "people.csv"),
-        },
-        content_type="multipart/form-data",
-    )
+    _upload(client, [_person(3), _person(4)])
     run_jobs()
     emails = db.session.scalars(select(Contact.email)).all()
     assert emails == [_person(4)["email"]]
@@ -376,11 +369,5 @@ def test_platform_hash_holds_in_member_csv_uploads(
 def test_platform_hash_holds_in_the_operator_import(app, db, tmp_path):
     """The operator import refuses the suppressed row and loads the rest."""
     _suppress_by_platform_hash(app, db, _person(5)["email"])
-    path = tmp_path / "people.csv"
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=CONTACT_FIELDS)
-        writer.writeheader()
-        writer.writerows([_person(5), _person(1)])
-    app.test_cli_runner().invoke(contacts_group, ["import", str(path)])
-    db.session.rollback()
+    _operator_import(app, db, tmp_path, [_person(5), _person(1)])
     assert db.session.scalars(select(Contact.email)).all() == [_person(1)["email"]]
