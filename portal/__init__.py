@@ -198,6 +198,9 @@ def _register_blueprints(app: Flask) -> None:
     from portal.main.routes import bp as main_bp
     from portal.org.routes import bp as org_bp
     from portal.points.routes import bp as points_bp
+    from portal.privacy.admin_routes import bp as privacy_admin_bp
+    from portal.privacy.consent_routes import bp as consent_bp
+    from portal.privacy.routes import bp as privacy_bp
     from portal.search.routes import bp as search_bp
 
     for blueprint in (
@@ -214,5 +217,8 @@ def _register_blueprints(app: Flask) -> None:
         org_bp,
         jobs_bp,
         lists_bp,
+        privacy_bp,
+        privacy_admin_bp,
+        consent_bp,
     ):
         app.register_blueprint(blueprint)

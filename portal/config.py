@@ -185,6 +185,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             "roll_up_daily_metrics": env_str("DAILY_ROLLUP_CRON", "5 0 * * *"),
             "delete_expired_lists": env_str("LIST_RETENTION_CRON", "35 1 * * *"),
             "refresh_lists": env_str("LIST_REFRESH_CRON", "20 * * * *"),
+            "send_privacy_notices": env_str("PRIVACY_NOTICES_CRON", "*/2 * * * *"),
         },
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.
@@ -263,6 +264,24 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "LIST_QUOTE_VALID_DAYS": env_int("LIST_QUOTE_VALID_DAYS", 14),
         # Uploaded files, outputs and row data are deleted this long after upload.
         "LIST_RETENTION_DAYS": env_int("LIST_RETENTION_DAYS", 30),
+        # The privacy center (SPEC 7).
+        "PRIVACY_LINK_MINUTES": env_int("PRIVACY_LINK_MINUTES", 10),
+        # How long the session a privacy link opens lasts.
+        "PRIVACY_SESSION_MINUTES": env_int("PRIVACY_SESSION_MINUTES", 30),
+        "PRIVACY_LIMIT_PER_ADDRESS": env_str(
+            "PRIVACY_LIMIT_PER_ADDRESS", "3 per hour;5 per day"
+        ),
+        "PRIVACY_LIMIT_PER_IP": env_str("PRIVACY_LIMIT_PER_IP", "20 per hour"),
+        "PRIVACY_DUE_DAYS": env_int("PRIVACY_DUE_DAYS", 30),
+        # Recipients of this many days back are told of corrections and erasures.
+        "PRIVACY_RECIPIENT_DAYS": env_int("PRIVACY_RECIPIENT_DAYS", 365),
+        # Notices sent per run of the notice job (every 2 minutes by default).
+        "NOTICE_BATCH_SIZE": env_int("NOTICE_BATCH_SIZE", 500),
+        # How long a notice's "remove me" link works.
+        "REMOVE_LINK_DAYS": env_int("REMOVE_LINK_DAYS", 365),
+        "SUPPRESSION_FILE_MAX_BYTES": env_int(
+            "SUPPRESSION_FILE_MAX_BYTES", 20 * 1024 * 1024
+        ),
         # Keys the suppression list's HMACs; like SECRET_KEY, generated once
         # into instance/ when not set. Rotating it forgets every suppression.
         "SUPPRESSION_KEY": env_str("SUPPRESSION_KEY"),

@@ -411,7 +411,8 @@ def generate_demo_data(
     Guarantees: exactly ``contacts`` contacts; the same ``seed`` and ``now``
     write the same rows into an empty database (``now`` defaults to the start
     of the current UTC day, so reruns on one day match); every contact's email
-    is unique, follows its company's pattern at its company's domain; phones are
+    is unique, follows its company's pattern at its company's domain (always
+    under the reserved ``.example`` TLD, so no demo address is real); phones are
     valid E.164 business lines of the company's country; domains never collide
     with domains already in the database, so another seed can be added.
 
@@ -731,6 +732,11 @@ def _domain_labels(rng: random.Random, normalised: str) -> tuple[str, ...]:
     return tuple(labels)
 
 
+# Demo domains end in the reserved ".example" TLD (RFC 2606): demo data can
+# never reach a real company's mailboxes, and no notice is queued for them.
+DEMO_SUFFIX = ".example"
+
+
 def _assign_domains(plan: list[_Company], taken: set[str]) -> None:
     """Give each company the first free domain from its labels, then a number.
 
@@ -738,18 +744,21 @@ def _assign_domains(plan: list[_Company], taken: set[str]) -> None:
     does not depend on which domains were already taken.
     """
     for company in plan:
-        candidates = (f"{label}.{company.tld}" for label in company.domain_labels)
+        candidates = (
+            f"{label}.{company.tld}{DEMO_SUFFIX}" for label in company.domain_labels
+        )
         domain = next((d for d in candidates if d not in taken), None)
         number = 2
         while domain is None:
-            candidate = f"{company.domain_labels[0]}{number}.{company.tld}"
+            candidate = f"{company.domain_labels[0]}{number}.{company.tld}{DEMO_SUFFIX}"
             domain = None if candidate in taken else candidate
             number += 1
         company.domain = domain
         taken.add(domain)
         if company.wants_alias:
             other_tld = "com" if company.tld != "com" else company.country.tld
-            alias = f"{domain.rsplit('.' + company.tld, 1)[0]}.{other_tld}"
+            base = domain.removesuffix(f".{company.tld}{DEMO_SUFFIX}")
+            alias = f"{base}.{other_tld}{DEMO_SUFFIX}"
             if other_tld != company.tld and alias not in taken:
                 company.alias = alias
                 taken.add(alias)

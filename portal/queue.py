@@ -39,6 +39,8 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "merge_list": ("workers.jobs.merge_list", "default"),
     "delete_expired_lists": ("workers.jobs.delete_expired_lists", "low"),
     "refresh_lists": ("workers.jobs.refresh_lists", "default"),
+    "send_privacy_notices": ("workers.jobs.send_privacy_notices", "default"),
+    "apply_suppression_file": ("workers.jobs.apply_suppression_file", "high"),
 }
 
 

@@ -3,6 +3,7 @@ targets that come from the request."""
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from urllib.parse import unquote, urlsplit
@@ -95,6 +96,34 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+# Paths whose last part is a secret from an email (privacy, verification and
+# "remove me" links): their access-log lines show it redacted.
+_LINK_SECRET = re.compile(r"(/(?:privacy/open|privacy/remove|auth/verify)/)[^\s/?\"]+")
+REDACTED = "[redacted]"
+
+
+class RedactLinkSecrets(logging.Filter):
+    """Keeps emailed link secrets out of request logs (Werkzeug's development
+    server, gunicorn's access log): the record's text is rewritten with the
+    secret replaced, and the record is always kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _LINK_SECRET.sub(r"\1" + REDACTED, message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_request_logs() -> None:
+    """Install ``RedactLinkSecrets`` on the request loggers, once."""
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactLinkSecrets) for f in logger.filters):
+            logger.addFilter(RedactLinkSecrets())
+
+
 def init_app(app: Flask) -> None:
+    redact_request_logs()
     app.session_interface = SessionInterface()
     app.after_request(add_security_headers)

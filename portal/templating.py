@@ -15,6 +15,8 @@ from portal.extensions import db
 from portal.masking import mask_email
 from portal.models import Role
 from portal.normalise import country_name, format_phone, phone_uri
+from portal.privacy.consent import contributor_label
+from portal.privacy.report import person_confirmed
 from portal.titles import department_label, seniority_label
 
 
@@ -155,6 +157,11 @@ def format_money(amount: Decimal | int, currency: str) -> str:
     return f"{Decimal(amount):,.2f} {currency}"
 
 
+def confirmed_by_person(contact_id: int) -> bool:
+    """True when the person listed confirmed the contact is accurate."""
+    return person_confirmed(db.session, contact_id)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
@@ -170,6 +177,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["country_name"] = lambda code: country_name(code) or code
     app.jinja_env.filters["phone"] = format_phone
     app.jinja_env.filters["tel"] = phone_uri
+    # "Confirmed by the person" badges, wherever a contact is shown.
+    app.jinja_env.globals["confirmed_by_person"] = confirmed_by_person
+    # A contributor as they chose to be named (pseudonym or display name).
+    app.jinja_env.globals["contributor_label"] = lambda member: contributor_label(
+        db.session, member
+    )
 
     @app.context_processor
     def inject_navigation():

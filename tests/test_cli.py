@@ -237,6 +237,7 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
         output, _ = process.communicate(timeout=DEADLINE)
     assert jobs is not None, output
     assert sorted((job["func_name"], job["cron"]) for job in jobs) == [
+        ("workers.jobs.start_scheduled_job", "*/2 * * * *"),  # privacy notices
         ("workers.jobs.start_scheduled_job", "*/5 * * * *"),
         ("workers.jobs.start_scheduled_job", "15 0 * * *"),
         ("workers.jobs.start_scheduled_job", "20 * * * *"),  # list refreshes

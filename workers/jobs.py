@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -24,11 +25,13 @@ from portal.models import (
     MatchList,
     OutboxMessage,
     OutboxState,
+    SuppressionFile,
 )
 from portal.models.base import utcnow
 from portal.moderation.flags import FlagRules
 from portal.points import services as points
 from portal.points.services import Rules
+from portal.privacy import bulk, letters, notices
 from workers import reconcile
 from workers.runtime import JobCanceled, Progress, tracked_job
 
@@ -255,6 +258,50 @@ def refresh_lists(run: JobRun, progress: Progress) -> dict[str, Any]:
     )
     db.session.commit()
     return {"refreshes_started": started}
+@tracked_job
+def send_privacy_notices(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Send the oldest queued Art 14 notices, ``NOTICE_BATCH_SIZE`` a run."""
+
+    def send(contact, source: str) -> int:
+        return letters.send_notice(contact, source, db.session).id
+
+    sent = notices.send_queued_notices(
+        db.session,
+        send,
+        utcnow(),
+        batch_size=current_app.config["NOTICE_BATCH_SIZE"],
+    )
+    return {"sent": sent, "still_queued": notices.queued_count(db.session)}
+
+
+@tracked_job
+def apply_suppression_file(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Suppress an uploaded file's hashes and erase the contacts they match."""
+    config = current_app.config
+    upload = db.session.get(SuppressionFile, run.subject_id)
+    if upload is None:
+        raise LookupError(f"suppression file {run.subject_id} does not exist")
+    if upload.finished_at is not None:
+        return {"file_id": upload.id, "contacts_removed": upload.contacts_removed}
+
+    def notify(recipients) -> None:
+        letters.tell_recipients(recipients, "erasure", db.session)
+
+    removed = bulk.apply_suppression_file(
+        db.session,
+        upload,
+        key=config["SUPPRESSION_KEY"],
+        now=utcnow(),
+        window=timedelta(days=config["PRIVACY_RECIPIENT_DAYS"]),
+        notify=notify,
+    )
+    record_audit(
+        "privacy.suppression_file_applied",
+        actor=None,
+        target=upload,
+        details={"hashes": upload.hashes_read, "contacts_removed": removed},
+    )
+    return {"file_id": upload.id, "contacts_removed": removed}
 
 
 def start_scheduled_job(kind: str) -> int:

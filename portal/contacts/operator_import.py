@@ -70,7 +70,8 @@ from portal.models import (
     SuppressionEntry,
 )
 from portal.moderation.flags import FlagRules, new_flag_values
-from portal.suppression import SUPPRESSED_MESSAGE, email_hash, name_hash
+from portal.privacy.notices import NOTICE_COLUMNS, notice_rows
+from portal.suppression import SUPPRESSED_MESSAGE, email_hashes, name_hash
 from portal.textfold import normalise_company_name
 
 BATCH_SIZE = 20_000
@@ -501,6 +502,19 @@ class _BatchLoader:
         contacts, revisions, held = self._rows(accepted, ids, known)
         self.writer.insert("contacts", _CONTACT_COLUMNS, contacts)
         self.writer.insert("contact_revisions", _REVISION_COLUMNS, revisions)
+        # The Art 14 notices of the contacts that are active at once.
+        held_ids = {contact_id for _, contact_id, _ in held}
+        notices = notice_rows(
+            (
+                (contact_id, c.clean.email)
+                for c, contact_id in zip(accepted, ids, strict=True)
+                if contact_id not in held_ids
+            ),
+            "operator_import",
+            self.stamp,
+        )
+        if notices:
+            self.writer.insert("contact_notices", NOTICE_COLUMNS, notices)
         if held:
             self._flag_held(held)
             for candidate, contact_id, _company in held:
@@ -572,7 +586,8 @@ class _BatchLoader:
             if company is not None:
                 domains.add(company.domain)
             number = c.row.number
-            by_email.setdefault(email_hash(key, clean.email), []).append(number)
+            for hashed in email_hashes(key, clean.email):
+                by_email.setdefault(hashed, []).append(number)
             for domain in domains:
                 hashed = name_hash(key, clean.first_name, clean.last_name, domain)
                 by_name.setdefault(hashed, []).append(number)

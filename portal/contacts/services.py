@@ -49,6 +49,7 @@ from portal.normalise import (
     normalise_title,
 )
 from portal.points import services as points
+from portal.privacy.notices import queue_notice
 from portal.suppression import SUPPRESSED_MESSAGE, is_suppressed
 from portal.textfold import normalise_company_name
 from portal.titles import classify_title
@@ -558,6 +559,12 @@ class _Context:
         fields = {name: _display(contact, name) for name in PROVENANCE_FIELDS}
         revision = self.revision(contact, RevisionKind.CONTRIBUTION, _present(fields))
         held = self.hold_if_domain_mismatch(contact, revision)
+        how = (
+            "operator_import"
+            if self.source == RevisionSource.OPERATOR_IMPORT
+            else "member"
+        )
+        queue_notice(self.session, contact, how, self.now)
         awarded = 0
         if self.member_id is not None:
             points.award_contribution(self.session, revision, self.rules)
@@ -757,6 +764,7 @@ def confirm_contact(
     if source != ConfirmationSource.MEMBER and contact.state == ContactState.HELD:
         contact.state = ContactState.ACTIVE
     session.flush()
+    queue_notice(session, contact, "member", now)
     if contact.state == ContactState.ACTIVE:
         by_member = source == ConfirmationSource.MEMBER and member_id is not None
         points.vest_contact_points(

@@ -45,7 +45,17 @@ from portal.models.lists import (
 from portal.models.metrics import ContactStateCount, DailyMetric
 from portal.models.moderation import Flag, FlagKind, FlagSource, FlagState
 from portal.models.outbox import OutboxMessage, OutboxState
-from portal.models.privacy import SuppressionEntry
+from portal.models.privacy import (
+    Attribution,
+    ContactNotice,
+    MemberPreferences,
+    NoticeState,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestState,
+    SuppressionEntry,
+    SuppressionFile,
+)
 from portal.models.reveals import Disclosure, DisclosureChannel, Unlock
 from portal.models.search import (
     SearchNumber,
@@ -57,8 +67,16 @@ from portal.models.search import (
 from portal.models.tokens import OneTimeToken
 
 __all__ = [
+    "Attribution",
     "AuditEntry",
     "ChunkState",
+    "ContactNotice",
+    "MemberPreferences",
+    "NoticeState",
+    "PrivacyRequest",
+    "PrivacyRequestKind",
+    "PrivacyRequestState",
+    "SuppressionFile",
     "Company",
     "ContactStateCount",
     "DailyMetric",

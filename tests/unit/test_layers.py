@@ -32,8 +32,10 @@ BANNED_NAMES = {
     "htmx_flask": {"request"},
 }
 
-# The web layer: views, forms, and the app's request plumbing.
+# The web layer: views (``routes.py``, or ``<part>_routes.py`` where an area
+# serves several blueprints), forms, and the app's request plumbing.
 WEB_FILE_NAMES = {"routes.py", "forms.py"}
+WEB_FILE_SUFFIX = "_routes.py"
 WEB_MODULES = {
     "portal/__init__.py",
     "portal/auth/login.py",
@@ -85,6 +87,7 @@ def non_web_modules() -> list[Path]:
         path
         for path in files
         if path.name not in WEB_FILE_NAMES
+        and not path.name.endswith(WEB_FILE_SUFFIX)
         and path.relative_to(PROJECT_ROOT).as_posix() not in WEB_MODULES
     ]
 

@@ -21,13 +21,22 @@ import pytest
 from flask import Flask, url_for
 from sqlalchemy import select
 
-from portal import create_app
+from portal import create_app, tokens
 from portal.auth.services import start_email_verification, start_password_reset
 from portal.billing.invoices import LineInput, create_invoice, issue_invoice
 from portal.billing.rules import BillingRules
-from portal.models import ContactState, JobRun, Member, Organisation
+from portal.models import (
+    ContactState,
+    JobRun,
+    Member,
+    Organisation,
+    PrivacyRequestKind,
+)
 from portal.models.base import utcnow
 from portal.org import services as org_services
+from portal.privacy.actions import ACCESS_LINK, link_subject
+from portal.privacy.letters import remove_me_token
+from portal.privacy.requests import open_request
 from tests.conftest import csrf_token_from
 from tests.factories import Factories
 
@@ -72,6 +81,8 @@ ORG_ADMINS = Access(frozenset({"org_admin", "admin"}))
 STAFF_ELSE_404 = Access(frozenset({"moderator", "admin"}), others=NOT_FOUND)
 ADMINS_ELSE_404 = Access(frozenset({"admin"}), others=NOT_FOUND)
 NOBODY_ELSE_404 = Access(frozenset(), others=NOT_FOUND)
+# The subject report: only a browser that used a privacy link gets in.
+PRIVACY_SESSION = Access(frozenset(), visitor=UNAUTHORISED, others=UNAUTHORISED)
 
 # Builds the real objects a route's URL names and returns the URL's values.
 # It gets the factories, the signed-in member (None for a visitor) and
@@ -130,6 +141,20 @@ def _reset_link(factories, me, someone_else) -> dict[str, Any]:
     session = factories.db.session
     _, token = start_password_reset(
         session, member.email, timedelta(minutes=30), utcnow()
+    )
+    session.commit()
+    return {"token": token}
+
+
+def _privacy_link(factories, me, someone_else) -> dict[str, Any]:
+    contact = factories.make_contact()
+    session = factories.db.session
+    token = tokens.issue(
+        session,
+        ACCESS_LINK,
+        link_subject(contact.email),
+        timedelta(minutes=10),
+        utcnow(),
     )
     session.commit()
     return {"token": token}
@@ -200,6 +225,25 @@ def _invitation_for_me(factories, me, someone_else) -> dict[str, Any]:
     )
     session.commit()
     return {"token": token}
+def _remove_link(factories, me, someone_else) -> dict[str, Any]:
+    return {"token": remove_me_token(factories.make_contact())}
+
+
+def _contact_id(factories, me, someone_else) -> dict[str, Any]:
+    return {"contact_id": factories.make_contact().id}
+
+
+def _privacy_request(factories, me, someone_else) -> dict[str, Any]:
+    session = factories.db.session
+    request = open_request(
+        session,
+        PrivacyRequestKind.ERASE,
+        "jane@northwind.example",
+        key="k",
+        now=utcnow(),
+    )
+    session.commit()
+    return {"request_id": request.id}
 
 
 def _organisation(factories, me, someone_else) -> dict[str, Any]:
@@ -389,6 +433,30 @@ ACCESS: dict[str, Route] = {
     "lists.changes": Route({"GET": NOBODY_ELSE_404}, _others_list),
     "lists.delete": Route({"POST": NOBODY_ELSE_404}, _others_list),
     "lists.schedule": Route({"POST": NOBODY_ELSE_404}, _others_list),
+    # The privacy center: public pages, the emailed link (whoever holds it),
+    # and the report, which only the link's session opens (401 otherwise).
+    "privacy.index": _everyone("GET"),
+    "privacy.request_access": _everyone("POST"),
+    "privacy.open_link": _everyone("GET", values=_privacy_link),
+    "privacy.use_link": _everyone("POST", values=_privacy_link),
+    "privacy.report": Route({"GET": PRIVACY_SESSION}),
+    "privacy.download": Route({"GET": PRIVACY_SESSION}),
+    "privacy.confirm": Route({"POST": PRIVACY_SESSION}, _contact_id),
+    "privacy.correct": Route({"POST": PRIVACY_SESSION}, _contact_id),
+    "privacy.dispute": Route({"POST": PRIVACY_SESSION}, _contact_id),
+    "privacy.erase": Route({"POST": PRIVACY_SESSION}, _contact_id),
+    "privacy.end": _everyone("POST"),
+    "privacy.remove_me": _everyone("GET", values=_remove_link),
+    "privacy.remove_me_confirmed": _everyone("POST", values=_remove_link),
+    "privacy_admin.privacy_requests": _admins("GET"),
+    "privacy_admin.complete_privacy_request": _admins("POST", values=_privacy_request),
+    "privacy_admin.deny_privacy_request": _admins("POST", values=_privacy_request),
+    "privacy_admin.suppressions": _admins("GET"),
+    "privacy_admin.upload_suppressions": _admins("POST"),
+    "consent.consent_page": _signed_in("GET", "POST"),
+    "consent.export": _signed_in("GET"),
+    # Without the password it re-renders with the error (422).
+    "consent.delete_account": _signed_in("POST"),
 }
 
 
@@ -611,7 +679,9 @@ def test_methods_a_route_does_not_accept_get_405(app, client, auth, factories, r
 
 # The admin area: its own blueprint and billing's, both behind admin_required.
 ADMIN_ROUTES = [
-    route for route in APP_ROUTES if route[0].split(".")[0] in {"admin", "billing"}
+    route
+    for route in APP_ROUTES
+    if route[0].split(".")[0] in {"admin", "billing", "privacy_admin"}
 ]
 
 
