@@ -49,7 +49,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     from portal import errors, routing, security, templating
+    from portal.moderation.flags import FlagRules
 
+    # A misspelt flag source or kind in the settings stops start-up here.
+    FlagRules.from_config(app.config)
     routing.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -195,6 +198,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.contacts.routes import bp as contacts_bp
     from portal.jobs.routes import bp as jobs_bp
     from portal.main.routes import bp as main_bp
+    from portal.moderation.routes import bp as moderation_bp
     from portal.points.routes import bp as points_bp
     from portal.search.routes import bp as search_bp
 
@@ -207,6 +211,7 @@ def _register_blueprints(app: Flask) -> None:
         my_bp,
         companies_bp,
         points_bp,
+        moderation_bp,
         admin_bp,
         billing_bp,
         jobs_bp,

@@ -44,18 +44,23 @@ def env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
-def env_int_map(name: str, default: dict[str, int]) -> dict[str, int]:
-    """``name=3,other=7`` from the environment over ``default``."""
+def env_int_map(
+    name: str, default: dict[str, int], *, any_keys: bool = False
+) -> dict[str, int]:
+    """``name=3,other=7`` from the environment over ``default``; the keys
+    allowed are those of ``default``, or any with ``any_keys`` (the caller
+    checks them)."""
     raw = env_str(name)
     if raw is None:
         return dict(default)
+    allowed = tuple(default)
     values = dict(default)
     for item in raw.split(","):
         key, sep, number = item.partition("=")
-        if not sep or key.strip() not in default:
+        if not sep or not (any_keys or key.strip() in allowed):
             raise ValueError(
                 f"{name} must be key=number pairs with keys from "
-                f"{', '.join(default)}, got {raw!r}"
+                f"{', '.join(allowed)}, got {raw!r}"
             )
         values[key.strip()] = env_int_value(name, number.strip())
     return values
@@ -222,6 +227,10 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REVEAL_DAILY_LIMIT": env_int("REVEAL_DAILY_LIMIT", 100),
         "FLAG_DUE_DAYS": env_int_map("FLAG_DUE_DAYS", FLAG_DUE_DAYS),
         "FLAG_PRIORITY": env_int_map("FLAG_PRIORITY", FLAG_PRIORITY),
+        # Days until due for one kind of flag, over its source's (none by
+        # default): FLAG_KIND_DUE_DAYS=proposed_change=14 gives members'
+        # proposals the rest's 14. Kinds are checked when the app starts.
+        "FLAG_KIND_DUE_DAYS": env_int_map("FLAG_KIND_DUE_DAYS", {}, any_keys=True),
         # Paying instead (SPEC section 3): plans, invoices, purchased points.
         "PRO_ALLOWANCE_PER_SEAT": env_int("PRO_ALLOWANCE_PER_SEAT", 200),
         "PURCHASED_POINTS_EXPIRY_DAYS": env_int("PURCHASED_POINTS_EXPIRY_DAYS", 365),

@@ -28,6 +28,7 @@ NAVIGATION = (
     NavItem("companies.index", "Companies"),
     NavItem("points.overview", "Points"),
     NavItem("account.profile", "Profile"),
+    NavItem("moderation.queue", "Moderation", (Role.MODERATOR,)),
     NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),
 )
 

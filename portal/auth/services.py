@@ -219,9 +219,11 @@ def end_session(token: str) -> None:
         db.session.flush()
 
 
-def end_all_sessions(member: Member) -> int:
-    """Revoke every live session of ``member`` (suspension, password change)."""
-    live = db.session.scalars(
+def end_all_sessions(member: Member, session: Session | None = None) -> int:
+    """Revoke every live session of ``member`` (suspension, password change).
+    ``session`` defaults to the request's."""
+    session = session or db.session
+    live = session.scalars(
         select(MemberSession).where(
             MemberSession.member_id == member.id, MemberSession.revoked_at.is_(None)
         )
@@ -229,7 +231,7 @@ def end_all_sessions(member: Member) -> int:
     now = utcnow()
     for login in live:
         login.revoked_at = now
-    db.session.flush()
+    session.flush()
     return len(live)
 
 

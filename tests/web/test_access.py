@@ -25,8 +25,16 @@ from portal import create_app
 from portal.auth.services import start_email_verification
 from portal.billing.invoices import LineInput, create_invoice
 from portal.billing.rules import BillingRules
-from portal.models import ContactState, JobRun, Member, Organisation
+from portal.models import (
+    ContactState,
+    FlagKind,
+    FlagSource,
+    JobRun,
+    Member,
+    Organisation,
+)
 from portal.models.base import utcnow
+from portal.moderation.flags import FlagRules, open_flag
 from tests.conftest import csrf_token_from
 from tests.factories import Factories
 
@@ -66,6 +74,7 @@ class Access:
 PUBLIC = Access(frozenset(ROLES))
 SIGNED_IN = Access(SIGNED_IN_ROLES)
 ADMINS = Access(frozenset({"admin"}))
+MODERATORS = Access(frozenset({"moderator", "admin"}))
 # For objects that are not the member's own: those outside never learn they exist.
 STAFF_ELSE_404 = Access(frozenset({"moderator", "admin"}), others=NOT_FOUND)
 ADMINS_ELSE_404 = Access(frozenset({"admin"}), others=NOT_FOUND)
@@ -144,6 +153,25 @@ def _draft_invoice(factories, me, someone_else) -> dict[str, Any]:
     return {"invoice_id": invoice.id}
 
 
+def _flag(factories, me, someone_else) -> dict[str, Any]:
+    contact = factories.make_contact(owner_id=someone_else.id)
+    flag = open_flag(
+        factories.db.session,
+        FlagKind.LEFT_COMPANY,
+        FlagSource.MEMBER,
+        utcnow(),
+        FlagRules(),
+        contact_id=contact.id,
+        reporter_id=someone_else.id,
+    )
+    factories.db.session.commit()
+    return {"flag_id": flag.id}
+
+
+def _flag_action(factories, me, someone_else) -> dict[str, Any]:
+    return {**_flag(factories, me, someone_else), "action": "dismiss"}
+
+
 @dataclass(frozen=True)
 class Route:
     """An endpoint's access for each method it accepts."""
@@ -162,6 +190,10 @@ def _signed_in(*methods: str, values: Values = _no_values) -> Route:
 
 def _admins(*methods: str, values: Values = _no_values) -> Route:
     return Route(dict.fromkeys(methods, ADMINS), values)
+
+
+def _moderators(*methods: str, values: Values = _no_values) -> Route:
+    return Route(dict.fromkeys(methods, MODERATORS), values)
 
 
 # Every endpoint of the app. Logged-in members opening the login and
@@ -219,6 +251,13 @@ ACCESS: dict[str, Route] = {
     "billing.plans": _admins("GET"),
     "billing.plan": _admins("GET", values=_organisation),
     "billing.change_organisation_plan": _admins("POST", values=_organisation),
+    "moderation.queue": _moderators("GET"),
+    "moderation.counters": _moderators("GET"),
+    "moderation.bulk": _moderators("POST"),
+    "moderation.item": _moderators("GET", values=_flag),
+    "moderation.claim": _moderators("POST", values=_flag),
+    "moderation.release": _moderators("POST", values=_flag),
+    "moderation.act": _moderators("POST", values=_flag_action),
 }
 
 
