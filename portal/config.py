@@ -177,7 +177,19 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
                 "EXPIRE_PURCHASED_POINTS_CRON", "45 0 * * *"
             ),
             "roll_up_daily_metrics": env_str("DAILY_ROLLUP_CRON", "5 0 * * *"),
+            # Nightly, when few moderators and members are about.
+            "quality_sweep": env_str("QUALITY_SWEEP_CRON", "30 2 * * *"),
         },
+        # The quality sweep's thresholds (portal/moderation/sweep.py).
+        "SWEEP_BURST_CONTRIBUTIONS": env_int("SWEEP_BURST_CONTRIBUTIONS", 20),
+        "SWEEP_BURST_MINUTES": env_int("SWEEP_BURST_MINUTES", 10),
+        "SWEEP_ROSTER_RUN_NAMES": env_int("SWEEP_ROSTER_RUN_NAMES", 12),
+        "SWEEP_ROSTER_RUN_PHONES": env_int("SWEEP_ROSTER_RUN_PHONES", 5),
+        "SWEEP_LOOKBACK_DAYS": env_int("SWEEP_LOOKBACK_DAYS", 2),
+        "SWEEP_RATE_WINDOW_DAYS": env_int("SWEEP_RATE_WINDOW_DAYS", 45),
+        "SWEEP_UPHELD_MIN_CONTRIBUTIONS": env_int("SWEEP_UPHELD_MIN_CONTRIBUTIONS", 10),
+        "SWEEP_UPHELD_PERCENT": env_int("SWEEP_UPHELD_PERCENT", 30),
+        "SWEEP_DOMAIN_MISMATCHES": env_int("SWEEP_DOMAIN_MISMATCHES", 5),
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.
         "RECONCILE_GRACE_SECONDS": env_int("RECONCILE_GRACE_SECONDS", 120),

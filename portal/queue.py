@@ -34,6 +34,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "grant_allowances": ("workers.jobs.grant_allowances", "low"),
     "expire_purchased_points": ("workers.jobs.expire_purchased_points", "low"),
     "roll_up_daily_metrics": ("workers.jobs.roll_up_daily_metrics", "low"),
+    "quality_sweep": ("workers.jobs.quality_sweep", "low"),
 }
 
 

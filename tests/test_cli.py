@@ -164,6 +164,7 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
     assert sorted((job["func_name"], job["cron"]) for job in jobs) == [
         ("workers.jobs.start_scheduled_job", "*/5 * * * *"),
         ("workers.jobs.start_scheduled_job", "15 0 * * *"),
+        ("workers.jobs.start_scheduled_job", "30 2 * * *"),  # the quality sweep
         ("workers.jobs.start_scheduled_job", "45 0 * * *"),
         ("workers.jobs.start_scheduled_job", "5 0 * * *"),  # the daily roll-up
         ("workers.jobs.start_scheduled_job", "7 * * * *"),

@@ -21,6 +21,7 @@ from portal.models import (
     OutboxState,
 )
 from portal.models.base import utcnow
+from portal.moderation import sweep
 from portal.moderation.flags import FlagRules
 from portal.points import services as points
 from portal.points.services import Rules
@@ -146,6 +147,23 @@ def roll_up_daily_metrics(run: JobRun, progress: Progress) -> dict[str, Any]:
         db.session,
         now=utcnow(),
         refresh_days=current_app.config["DAILY_ROLLUP_REFRESH_DAYS"],
+    )
+    return result.as_dict()
+
+
+@tracked_job
+def quality_sweep(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Look for what nobody reported and open a sweep flag per new finding."""
+    config = current_app.config
+    result = sweep.run_sweep(
+        db.session,
+        sweep.SweepRules.from_config(config),
+        FlagRules.from_config(config),
+        utcnow(),
+        progress=progress,
+    )
+    record_audit(
+        "moderation.sweep_ran", actor=None, target=run, details=result.as_dict()
     )
     return result.as_dict()
 

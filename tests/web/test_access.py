@@ -234,6 +234,7 @@ ACCESS: dict[str, Route] = {
     "admin.audit": _admins("GET"),
     "admin.export_audit": _admins("GET"),
     "admin.cancel_job": _admins("POST", values=_running_job_run),
+    "admin.start_quality_sweep": _admins("POST"),
     # A verification link works for whoever holds it, signed in or not.
     "auth.verify_email": _everyone("GET", values=_verification_link),
     # Confirming sends a signed-in member home and a visitor on to log in.
