@@ -294,7 +294,7 @@ def apply_corrections(
     moderator's revision. Returns the changed fields; raises
     ``ActionRefused`` with a problem per field."""
     current = {
-        name: contacts._display(contact, name) or ""
+        name: contacts.field_value(contact, name) or ""
         for name in contacts.PROVENANCE_FIELDS
     }
     submitted = {

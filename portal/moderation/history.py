@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal import ledger
-from portal.contacts.services import PROVENANCE_FIELDS, _display
+from portal.contacts.services import PROVENANCE_FIELDS, field_value
 from portal.models import (
     Contact,
     Flag,
@@ -43,7 +43,7 @@ def field_diff(
     where nothing was proposed), in reading order."""
     proposal = proposal or {}
     return [
-        FieldChange(name, _display(contact, name), proposal.get(name))
+        FieldChange(name, field_value(contact, name), proposal.get(name))
         for name in PROVENANCE_FIELDS
     ]
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from portal.contacts.services import PROVENANCE_FIELDS, _display, field_provenance
+from portal.contacts.services import PROVENANCE_FIELDS, field_provenance, field_value
 from portal.models import (
     Contact,
     ContactConfirmation,
@@ -86,10 +86,10 @@ def merge_contacts(
         raise MergeRefused("Choose, for each field, which record's value to keep.")
     result = MergeResult(deleted_id=other.id)
     taken = {
-        name: _display(other, name)
+        name: field_value(other, name)
         for name in MERGE_FIELDS
         if winners.get(name) == OTHER
-        and _display(other, name) != _display(survivor, name)
+        and field_value(other, name) != field_value(survivor, name)
     }
     raw = {name: getattr(other, name) for name in taken if name != "company"}
     if "title" in taken:
@@ -181,7 +181,7 @@ def _pin_provenance(
     provenance = field_provenance(session, survivor.id)
     fields = {}
     for name in MERGE_FIELDS:
-        value = _display(survivor, name)
+        value = field_value(survivor, name)
         revision = provenance.get(name)
         if value not in (None, "") and (
             revision is None or revision.fields.get(name) != value
