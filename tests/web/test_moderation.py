@@ -511,3 +511,38 @@ def test_item_page_shows_diff_revisions_contributor_and_candidates(
     candidates = page[page.index('id="candidates"') :]
     assert "Okafer" in candidates
     assert "Keyboard shortcuts" in page
+
+
+def test_release_is_for_the_holder(db, client, auth, scene, make_member):
+    """Only the holder releases a claim (another moderator is told who holds
+    it); released, the item is open again."""
+    auth.login(scene.moderator.email)
+    _post(client, f"/moderation/{scene.flag.id}/claim", **{"from": "queue"})
+    auth.logout()
+    auth.login(make_member(role="moderator").email)
+    refused = _post(client, f"/moderation/{scene.flag.id}/release", **{"from": "queue"})
+    assert refused.status_code == 409
+    auth.logout()
+    auth.login(scene.moderator.email)
+    released = _post(
+        client, f"/moderation/{scene.flag.id}/release", **{"from": "queue"}
+    )
+    assert released.status_code == 200
+    assert "Claim" in released.get_data(as_text=True)
+    db.session.expire_all()
+    flag = db.session.get(Flag, scene.flag.id)
+    assert (flag.state, flag.moderator_id) == (FlagState.OPEN, None)
+
+
+def test_an_admin_starts_the_sweep_from_the_jobs_page(db, client, auth, make_member):
+    """The button records a quality_sweep run and says so."""
+    from portal.models import JobRun
+
+    admin = make_member(role="admin")
+    auth.login(admin.email)
+    token = csrf_token_from(client.get("/admin/jobs").get_data(as_text=True))
+    response = client.post(
+        "/admin/jobs/quality-sweep", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Quality sweep started" in response.get_data(as_text=True)
+    assert db.session.scalars(select(JobRun.kind)).all() == ["quality_sweep"]
