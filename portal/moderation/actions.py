@@ -433,8 +433,9 @@ def merge(
     other_id: int,
     winners: Mapping[str, str],
 ) -> Outcome:
-    """Merge two records of one person (see ``portal.moderation.merge``); the
-    contributor of the deleted duplicate is the one at fault."""
+    """Merge two records of one person (see ``portal.moderation.merge``).
+    The later record's contribution is the one at fault, whichever record the
+    report named: its pending points void and its contributor is penalised."""
     reason = _reason(reason)
     flag = take(ctx, flag_id)
     survivor = ctx.session.get(Contact, survivor_id)
@@ -446,12 +447,14 @@ def merge(
             "One of these contacts is your own contribution: another moderator "
             "has to merge them."
         )
-    at_fault = (
-        flag.revision_id is not None
-        and ctx.session.scalar(
-            select(Revision.contact_id).where(Revision.id == flag.revision_id)
+    # The later record duplicated the earlier: its contribution is at fault.
+    duplicate_contribution = ctx.session.scalar(
+        select(Revision)
+        .where(
+            Revision.contact_id == max(survivor.id, other.id),
+            Revision.kind == RevisionKind.CONTRIBUTION,
         )
-        == other.id
+        .limit(1)
     )
     try:
         result = merging.merge_contacts(
@@ -466,7 +469,8 @@ def merge(
         )
     except merging.MergeRefused as refused:
         raise ActionRefused(refused.message) from refused
-    _uphold(ctx, flag, reason, penalise=at_fault)
+    flag.revision_id = duplicate_contribution.id if duplicate_contribution else None
+    _uphold(ctx, flag, reason)
     return _finish(
         ctx,
         flag,

@@ -446,21 +446,39 @@ def settle_upheld_challenge(
             note=note,
         )
     revision = session.get(Revision, flag.revision_id) if flag.revision_id else None
-    if revision is not None and revision.member_id is not None:
-        for entry in session.scalars(_pending_for_revisions([revision.id])):
-            ledger.void(session, entry)
-        if penalise:
-            penalise_member(
-                session,
-                revision.member_id,
-                rules.bad_contribution_penalty,
-                f"flag:{flag.id}:penalty",
-                flag,
-                note=note,
-            )
+    if revision is not None:
+        settle_bad_revision(
+            session, revision, flag, rules, penalise=penalise, note=note
+        )
     if refund and flag.contact_id is not None:
         refund_recent_unlocks(session, flag.contact_id, rules, now, note=note)
     session.flush()
+
+
+def settle_bad_revision(
+    session: Session,
+    revision: Revision,
+    flag: Flag,
+    rules: Rules,
+    *,
+    penalise: bool = True,
+    note: str | None = None,
+) -> None:
+    """A contribution upheld as bad by ``flag``: its pending points void and
+    (``penalise``) its contributor loses the penalty, once per flag."""
+    if revision.member_id is None:
+        return
+    for entry in session.scalars(_pending_for_revisions([revision.id])):
+        ledger.void(session, entry)
+    if penalise:
+        penalise_member(
+            session,
+            revision.member_id,
+            rules.bad_contribution_penalty,
+            f"flag:{flag.id}:penalty",
+            flag,
+            note=note,
+        )
 
 
 def settle_dismissed_challenge(

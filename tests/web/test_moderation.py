@@ -333,6 +333,10 @@ def test_merge_keeps_everyones_access_and_refunds_a_double_payment_once(
     )
     assert entries(db, scene.revealer, EntryKind.REFUND) == [10]
     assert entries(db, paying, EntryKind.REFUND) == []
+    # The later record was the duplicate: its contributor's pending 5 void,
+    # the first contributor's stay pending.
+    assert ledger.balance(db.session, second.id) == ledger.Balance(0, 0)
+    assert ledger.balance(db.session, scene.contributor.id).pending == 5
     again = _act(
         client,
         scene.flag.id,
