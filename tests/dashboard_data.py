@@ -158,7 +158,7 @@ def plant(db, make_member, make_contact) -> Planted:
         session.add(
             Flag(
                 kind=FlagKind.WRONG_INFO,
-                source=FlagSource.CHALLENGE,
+                source=FlagSource.MEMBER,
                 state=state,
                 contact_id=contacts[0].id,
                 due_at=due,
