@@ -38,7 +38,7 @@ from portal.models import (
 )
 from portal.models.accounts import MemberStatus
 from portal.moderation import merge as merging
-from portal.moderation.queue import holder_message
+from portal.moderation.queue import OWN_ITEM, holder_message, involved_members
 from portal.points import services as points
 
 # Fields a moderator may correct on a contact (a new company is a new record:
@@ -96,43 +96,13 @@ def take(ctx: Moderation, flag_id: int) -> Flag:
         raise AlreadyResolved(holder_message(flag))
     if flag.state == FlagState.CLAIMED and flag.moderator_id != ctx.moderator.id:
         raise ActionRefused(holder_message(flag))
-    check_not_own(ctx.session, flag, ctx.moderator)
+    if ctx.moderator.id in involved_members(ctx.session, flag):
+        raise ActionRefused(OWN_ITEM)
     if flag.state == FlagState.OPEN:
         flag.state = FlagState.CLAIMED
         flag.moderator_id = ctx.moderator.id
         flag.claimed_at = ctx.now
     return flag
-
-
-def involved_members(session: Session, flag: Flag) -> set[int]:
-    """Members whose work or word the item is about: the contributor of the
-    revision at fault, the contact's owner, the member a finding names, and
-    the reporter."""
-    ids = {flag.member_id, flag.reporter_id}
-    if flag.revision_id is not None:
-        ids.add(
-            session.scalar(
-                select(Revision.member_id).where(Revision.id == flag.revision_id)
-            )
-        )
-    if flag.contact_id is not None:
-        ids.add(
-            session.scalar(
-                select(Contact.owner_id).where(Contact.id == flag.contact_id)
-            )
-        )
-    ids.discard(None)
-    return ids
-
-
-def check_not_own(session: Session, flag: Flag, moderator: Member) -> None:
-    """Raises ``ActionRefused`` when the item is about the moderator's own
-    contribution or was reported by them."""
-    if moderator.id in involved_members(session, flag):
-        raise ActionRefused(
-            "This item is about your own contribution or report: another "
-            "moderator has to decide it."
-        )
 
 
 def contributor_id(session: Session, flag: Flag) -> int | None:

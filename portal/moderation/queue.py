@@ -15,9 +15,22 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from portal.models import Flag, FlagKind, FlagSource, FlagState, Member, Role
+from portal.models import (
+    Contact,
+    Flag,
+    FlagKind,
+    FlagSource,
+    FlagState,
+    Member,
+    Revision,
+    Role,
+)
 
 UNRESOLVED = FlagState.unresolved_states()
+OWN_ITEM = (
+    "This item is about your own contribution or report: another moderator has "
+    "to decide it."
+)
 # Age filters: flags opened more than this many days ago.
 AGE_CHOICES = (1, 3, 7, 14)
 
@@ -142,16 +155,20 @@ def assignees(session: Session) -> list[Member]:
 def claim(session: Session, flag_id: int, moderator: Member, now: datetime) -> Flag:
     """Give the open item ``flag_id`` to ``moderator``; claiming one's own
     claim again changes nothing. Raises ``ClaimRefused`` when another
-    moderator holds it, it is resolved or gone."""
+    moderator holds it, it is resolved or gone, or it is about the
+    moderator's own contribution or report."""
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise ClaimRefused("This item no longer exists.")
+    if moderator.id in involved_members(session, flag):
+        raise ClaimRefused(OWN_ITEM)
     taken = session.execute(
         update(Flag)
         .where(Flag.id == flag_id, Flag.state == FlagState.OPEN)
         .values(state=FlagState.CLAIMED, moderator_id=moderator.id, claimed_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
-    flag = session.get(Flag, flag_id, populate_existing=True)
-    if flag is None:
-        raise ClaimRefused("This item no longer exists.")
+    session.refresh(flag)
     if taken or (flag.state == FlagState.CLAIMED and flag.moderator_id == moderator.id):
         return flag
     raise ClaimRefused(holder_message(flag))
@@ -186,3 +203,24 @@ def holder_message(flag: Flag) -> str:
         when = f" on {flag.resolved_at:%-d %b %Y %H:%M} UTC" if flag.resolved_at else ""
         return f"This item was already {flag.state.value} by {who}{when}."
     return "This item is waiting in the queue."
+
+
+def involved_members(session: Session, flag: Flag) -> set[int]:
+    """Members whose work or word the item is about: the contributor of the
+    revision at fault, the contact's owner, the member a finding names, and
+    the reporter."""
+    ids = {flag.member_id, flag.reporter_id}
+    if flag.revision_id is not None:
+        ids.add(
+            session.scalar(
+                select(Revision.member_id).where(Revision.id == flag.revision_id)
+            )
+        )
+    if flag.contact_id is not None:
+        ids.add(
+            session.scalar(
+                select(Contact.owner_id).where(Contact.id == flag.contact_id)
+            )
+        )
+    ids.discard(None)
+    return ids

@@ -464,6 +464,9 @@ def test_a_moderator_cannot_decide_on_their_own_contribution(
     assert "your own contribution" in page
     response = _act(client, flag.id, "dismiss", reason="Mine is fine")
     assert response.status_code == 422
+    claim = _post(client, f"/moderation/{flag.id}/claim", **{"from": "queue"})
+    assert claim.status_code == 409
+    assert "your own contribution" in claim.get_data(as_text=True)
     db.session.expire_all()
     assert not db.session.get(Flag, flag.id).state.resolved
 
