@@ -52,6 +52,7 @@ def test_left_the_company_challenge_is_graveyarded(
         "link", name="Left the company"
     ).click()
     expect(page.locator(".reporter-note")).to_contain_text("joined Globex")
+    page.wait_for_load_state("load")  # the shortcuts' script has run
     page.keyboard.press("g")  # the graveyard shortcut opens its form
     expect(page.locator("#graveyard-successor_id")).to_be_focused()
     page.locator("#graveyard-reason").fill("Confirmed: she left in October")
