@@ -49,7 +49,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     from portal import errors, routing, security, templating
+    from portal.moderation.flags import FlagRules
 
+    # A misspelt flag source or kind in the settings stops start-up here.
+    FlagRules.from_config(app.config)
     routing.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -196,6 +199,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.jobs.routes import bp as jobs_bp
     from portal.lists.routes import bp as lists_bp
     from portal.main.routes import bp as main_bp
+    from portal.moderation.routes import bp as moderation_bp
     from portal.org.routes import bp as org_bp
     from portal.points.routes import bp as points_bp
     from portal.privacy.admin_routes import bp as privacy_admin_bp
@@ -212,6 +216,7 @@ def _register_blueprints(app: Flask) -> None:
         my_bp,
         companies_bp,
         points_bp,
+        moderation_bp,
         admin_bp,
         billing_bp,
         org_bp,

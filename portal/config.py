@@ -44,18 +44,23 @@ def env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
-def env_int_map(name: str, default: dict[str, int]) -> dict[str, int]:
-    """``name=3,other=7`` from the environment over ``default``."""
+def env_int_map(
+    name: str, default: dict[str, int], *, any_keys: bool = False
+) -> dict[str, int]:
+    """``name=3,other=7`` from the environment over ``default``; the keys
+    allowed are those of ``default``, or any with ``any_keys`` (the caller
+    checks them)."""
     raw = env_str(name)
     if raw is None:
         return dict(default)
+    allowed = tuple(default)
     values = dict(default)
     for item in raw.split(","):
         key, sep, number = item.partition("=")
-        if not sep or key.strip() not in default:
+        if not sep or not (any_keys or key.strip() in allowed):
             raise ValueError(
                 f"{name} must be key=number pairs with keys from "
-                f"{', '.join(default)}, got {raw!r}"
+                f"{', '.join(allowed)}, got {raw!r}"
             )
         values[key.strip()] = env_int_value(name, number.strip())
     return values
@@ -186,7 +191,19 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             "delete_expired_lists": env_str("LIST_RETENTION_CRON", "35 1 * * *"),
             "refresh_lists": env_str("LIST_REFRESH_CRON", "20 * * * *"),
             "send_privacy_notices": env_str("PRIVACY_NOTICES_CRON", "*/2 * * * *"),
+            # Nightly, when few moderators and members are about.
+            "quality_sweep": env_str("QUALITY_SWEEP_CRON", "30 2 * * *"),
         },
+        # The quality sweep's thresholds (portal/moderation/sweep.py).
+        "SWEEP_BURST_CONTRIBUTIONS": env_int("SWEEP_BURST_CONTRIBUTIONS", 20),
+        "SWEEP_BURST_MINUTES": env_int("SWEEP_BURST_MINUTES", 10),
+        "SWEEP_ROSTER_RUN_NAMES": env_int("SWEEP_ROSTER_RUN_NAMES", 12),
+        "SWEEP_ROSTER_RUN_PHONES": env_int("SWEEP_ROSTER_RUN_PHONES", 5),
+        "SWEEP_LOOKBACK_DAYS": env_int("SWEEP_LOOKBACK_DAYS", 2),
+        "SWEEP_RATE_WINDOW_DAYS": env_int("SWEEP_RATE_WINDOW_DAYS", 45),
+        "SWEEP_UPHELD_MIN_CONTRIBUTIONS": env_int("SWEEP_UPHELD_MIN_CONTRIBUTIONS", 10),
+        "SWEEP_UPHELD_PERCENT": env_int("SWEEP_UPHELD_PERCENT", 30),
+        "SWEEP_DOMAIN_MISMATCHES": env_int("SWEEP_DOMAIN_MISMATCHES", 5),
         # A run whose job is missing from Redis is left this long (its enqueue
         # follows its commit) before the reconciler queues it again.
         "RECONCILE_GRACE_SECONDS": env_int("RECONCILE_GRACE_SECONDS", 120),
@@ -236,6 +253,10 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REVEAL_DAILY_LIMIT": env_int("REVEAL_DAILY_LIMIT", 100),
         "FLAG_DUE_DAYS": env_int_map("FLAG_DUE_DAYS", FLAG_DUE_DAYS),
         "FLAG_PRIORITY": env_int_map("FLAG_PRIORITY", FLAG_PRIORITY),
+        # Days until due for one kind of flag, over its source's (none by
+        # default): FLAG_KIND_DUE_DAYS=proposed_change=14 gives members'
+        # proposals the rest's 14. Kinds are checked when the app starts.
+        "FLAG_KIND_DUE_DAYS": env_int_map("FLAG_KIND_DUE_DAYS", {}, any_keys=True),
         # Paying instead (SPEC section 3): plans, invoices, purchased points.
         "PRO_ALLOWANCE_PER_SEAT": env_int("PRO_ALLOWANCE_PER_SEAT", 200),
         "PURCHASED_POINTS_EXPIRY_DAYS": env_int("PURCHASED_POINTS_EXPIRY_DAYS", 365),

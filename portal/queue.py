@@ -41,6 +41,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "refresh_lists": ("workers.jobs.refresh_lists", "default"),
     "send_privacy_notices": ("workers.jobs.send_privacy_notices", "default"),
     "apply_suppression_file": ("workers.jobs.apply_suppression_file", "high"),
+    "quality_sweep": ("workers.jobs.quality_sweep", "low"),
 }
 
 

@@ -39,6 +39,7 @@ NAVIGATION = (
     NavItem("lists.index", "Lists"),
     NavItem("account.profile", "Profile"),
     NavItem("org.overview", "Organisation", (Role.ORG_ADMIN,), needs_organisation=True),
+    NavItem("moderation.queue", "Moderation", (Role.MODERATOR,)),
     NavItem("admin.dashboard", "Admin", (Role.ADMIN,)),
 )
 

@@ -241,6 +241,7 @@ def test_portal_scheduler_registers_the_vesting_job(app_config, redis):
         ("workers.jobs.start_scheduled_job", "*/5 * * * *"),
         ("workers.jobs.start_scheduled_job", "15 0 * * *"),
         ("workers.jobs.start_scheduled_job", "20 * * * *"),  # list refreshes
+        ("workers.jobs.start_scheduled_job", "30 2 * * *"),  # the quality sweep
         ("workers.jobs.start_scheduled_job", "35 1 * * *"),  # list retention
         ("workers.jobs.start_scheduled_job", "45 0 * * *"),
         ("workers.jobs.start_scheduled_job", "5 0 * * *"),  # the daily roll-up

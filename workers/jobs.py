@@ -28,6 +28,7 @@ from portal.models import (
     SuppressionFile,
 )
 from portal.models.base import utcnow
+from portal.moderation import sweep
 from portal.moderation.flags import FlagRules
 from portal.points import services as points
 from portal.points.services import Rules
@@ -258,6 +259,8 @@ def refresh_lists(run: JobRun, progress: Progress) -> dict[str, Any]:
     )
     db.session.commit()
     return {"refreshes_started": started}
+
+
 @tracked_job
 def send_privacy_notices(run: JobRun, progress: Progress) -> dict[str, Any]:
     """Send the oldest queued Art 14 notices, ``NOTICE_BATCH_SIZE`` a run."""
@@ -302,6 +305,23 @@ def apply_suppression_file(run: JobRun, progress: Progress) -> dict[str, Any]:
         details={"hashes": upload.hashes_read, "contacts_removed": removed},
     )
     return {"file_id": upload.id, "contacts_removed": removed}
+
+
+@tracked_job
+def quality_sweep(run: JobRun, progress: Progress) -> dict[str, Any]:
+    """Look for what nobody reported and open a sweep flag per new finding."""
+    config = current_app.config
+    result = sweep.run_sweep(
+        db.session,
+        sweep.SweepRules.from_config(config),
+        FlagRules.from_config(config),
+        utcnow(),
+        progress=progress,
+    )
+    record_audit(
+        "moderation.sweep_ran", actor=None, target=run, details=result.as_dict()
+    )
+    return result.as_dict()
 
 
 def start_scheduled_job(kind: str) -> int:

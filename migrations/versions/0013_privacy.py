@@ -1,7 +1,7 @@
 """privacy center: requests, notices, bulk suppression files, consent choices
 
 Revision ID: 0013_privacy
-Revises: 0011_daily_rollup
+Revises: 0012_lists
 Create Date: 2026-12-03 03:20:21.610899
 
 Only new tables: ``contacts`` is not altered (SQLite would recreate it in
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0013_privacy"
-down_revision = "0011_daily_rollup"
+down_revision = "0012_lists"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 created them
 
 Revision ID: 0015_workspace
-Revises: 0011_daily_rollup
+Revises: 0014_moderation
 Create Date: 2026-12-03 04:00:00.000000
 
 Contacts loaded as demo data had no revision, so their pages showed no source
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0015_workspace"
-down_revision = "0011_daily_rollup"
+down_revision = "0014_moderation"
 branch_labels = None
 depends_on = None
 

@@ -184,6 +184,21 @@ def jobs():
     )
 
 
+@bp.post("/jobs/quality-sweep")
+def start_quality_sweep():
+    """Run the nightly quality sweep now (it opens no flag twice)."""
+    run = queue.start_job("quality_sweep", created_by=current_user)
+    record_audit(
+        "moderation.sweep_requested",
+        actor=current_user,
+        target=run,
+        ip=request.remote_addr,
+    )
+    db.session.commit()
+    flash(f"Quality sweep started as job {run.id}.", "success")
+    return redirect(url_for("admin.jobs"))
+
+
 @bp.post("/jobs/<int:run_id>/retry")
 def retry_job(run_id: int):
     run = db.get_or_404(JobRun, run_id)

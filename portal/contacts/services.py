@@ -556,7 +556,7 @@ class _Context:
         )
         self.session.add(contact)
         self.session.flush()
-        fields = {name: _display(contact, name) for name in PROVENANCE_FIELDS}
+        fields = {name: field_value(contact, name) for name in PROVENANCE_FIELDS}
         revision = self.revision(contact, RevisionKind.CONTRIBUTION, _present(fields))
         held = self.hold_if_domain_mismatch(contact, revision)
         how = (
@@ -672,7 +672,9 @@ class _Context:
         return Outcome("updated", contact, revision, awarded)
 
 
-def _display(contact: Contact, name: str) -> Any:
+def field_value(contact: Contact, name: str) -> Any:
+    """A contact field's value as shown and recorded on revisions (the
+    company by name)."""
     return contact.company.name if name == "company" else getattr(contact, name)
 
 

@@ -561,3 +561,71 @@ def _compare(name: str, prepared: _Prepared, ours: str) -> FieldStatus:
     else:
         same = " ".join(fold(theirs).split()) == " ".join(fold(ours).split())
     return FieldStatus.SAME if same else FieldStatus.DIFFERENT
+
+
+# --- near duplicates within the pool --------------------------------------------
+
+
+@dataclass(frozen=True)
+class DuplicateCluster:
+    """Contacts of one company who are probably one person: their ids,
+    oldest first, and the matcher's score for each linked pair."""
+
+    company_id: int
+    company_name: str
+    contact_ids: tuple[int, ...]
+    scores: tuple[tuple[int, int, float], ...]
+
+
+def near_duplicate_clusters(
+    session: Session, company_ids: Sequence[int]
+) -> list[DuplicateCluster]:
+    """The clusters of likely duplicates among the live contacts of
+    ``company_ids``, read in one go as the batch matcher reads a chunk's
+    companies (:func:`portal.matching.people.load_blocks`), each contact
+    compared with its colleagues by :meth:`Block.near_duplicates`. Pairs
+    linked through a third contact fall in one cluster."""
+    clusters: list[DuplicateCluster] = []
+    for company_id, block in load_blocks(session, list(company_ids)).items():
+        pairs: dict[tuple[int, int], float] = {}
+        for position in range(len(block.ids) if len(block.ids) > 1 else 0):
+            for score, other in block.near_duplicates(position):
+                pairs.setdefault((min(position, other), max(position, other)), score)
+        if pairs:
+            clusters.extend(_clusters(company_id, block, pairs))
+    return clusters
+
+
+def _clusters(company_id: int, block, pairs: dict[tuple[int, int], float]):
+    """Pairs of positions joined into connected groups (union-find)."""
+    parent: dict[int, int] = {}
+
+    def root(position: int) -> int:
+        parent.setdefault(position, position)
+        while parent[position] != position:
+            parent[position] = parent[parent[position]]
+            position = parent[position]
+        return position
+
+    for a, b in pairs:
+        parent[root(b)] = root(a)
+    groups: dict[int, list[tuple[int, int, float]]] = {}
+    for (a, b), score in pairs.items():
+        groups.setdefault(root(a), []).append((a, b, score))
+    # Positions follow contact ids (blocks are read in id order).
+    return [
+        DuplicateCluster(
+            company_id=company_id,
+            company_name=block.company_name,
+            contact_ids=tuple(
+                sorted({block.ids[p] for a, b, _ in links for p in (a, b)})
+            ),
+            scores=tuple(
+                sorted(
+                    (block.ids[a], block.ids[b], round(score, 1))
+                    for a, b, score in links
+                )
+            ),
+        )
+        for links in groups.values()
+    ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import cache, cached_property
 from weakref import WeakKeyDictionary
@@ -159,7 +159,10 @@ def find_duplicates(
     ranked = [
         (score, block.ids[position])
         for score, position in block.rank(
-            name_key(first_name), name_key(last_name), at_least=at_least
+            name_key(first_name),
+            name_key(last_name),
+            at_least=at_least,
+            own=block.positions_by_id.get(exclude_contact_id),
         )
         if block.ids[position] not in (exclude_contact_id, same_email)
     ][:limit]
@@ -290,14 +293,18 @@ class Block:
         at_least: dict[int, float] | None = None,
         states: tuple[ContactState, ...] | None = None,
         thorough: bool = True,
+        own: int | None = None,
     ) -> list[tuple[float, int]]:
         """(score, position) of the contacts scoring at least
         ``DUPLICATE_THRESHOLD`` for the folded names, best first, ties the
         older contact first; only contacts in ``states`` when given.
 
         ``at_least`` raises some positions' scores (other evidence, such as
-        the email's local part). ``thorough`` compares the whole name with
-        every contact in a coarse first pass (in C); without it a block of more
+        the email's local part). ``own`` is the position of the contact
+        whose names are typed, when it is one of the block's (a moderator
+        looking for its duplicates): its names are not another's.
+        ``thorough`` compares the whole name with every contact in a coarse
+        first pass (in C); without it a block of more
         than ``COARSE_PASS_CONTACTS`` only scores the contacts whose last name
         is within one edit of a typed name, which misses two typos in one name
         but costs microseconds whatever the company's size.
@@ -332,7 +339,8 @@ class Block:
                     positions.update(index.get(variant, ()))
         scores = {
             position: max(
-                self.score(position, first, last), self.score(position, last, first)
+                self.score(position, first, last, own),
+                self.score(position, last, first, own),
             )
             for position in positions
         }
@@ -346,24 +354,73 @@ class Block:
         )
         return [(-negative, position) for negative, _, position in ranked]
 
-    def score(self, position: int, first: str, last: str) -> float:
+    def score(
+        self, position: int, first: str, last: str, own: int | None = None
+    ) -> float:
         """How likely the typed first and last name are this contact's, 0-100
         (see :func:`name_similarity`); 0 if a typed name differs from this
         contact's and is another contact's name of the same kind here ("Joan",
         when a Joan works at the company, is not a typo of "John"; "Bob" is
-        still Robert's nickname)."""
+        still Robert's nickname). When the typed names are the block's own
+        contact at ``own``, its own names do not count as another's."""
         known_first, known_last = self.firsts[position], self.lasts[position]
-        if last != known_last and last in self.known_lasts:
+        if last != known_last and (
+            last in self.known_lasts
+            if own is None
+            else self._known(last, self.last_counts, self.lasts[own])
+        ):
             return 0.0
         if (
             len(first) > 1
             and len(known_first) > 1
             and first != known_first
-            and first in self.known_firsts
+            and (
+                first in self.known_firsts
+                if own is None
+                else self._known(first, self.first_counts, self.firsts[own])
+            )
             and not are_nicknames(first, known_first)
         ):
             return 0.0
         return name_similarity(first, last, known_first, known_last)
+
+    @staticmethod
+    def _known(name: str, counts: Counter, own_name: str) -> bool:
+        """Whether a contact here other than the one named ``own_name`` has
+        ``name``."""
+        return counts.get(name, 0) - (name == own_name) > 0
+
+    @cached_property
+    def first_counts(self) -> Counter:
+        return Counter(self.firsts)
+
+    @cached_property
+    def last_counts(self) -> Counter:
+        return Counter(self.lasts)
+
+    def near_duplicates(self, position: int) -> list[tuple[float, int]]:
+        """(score, position) of the other contacts here who are probably the
+        same person as the one at ``position``, best first: those whose last
+        name is within one edit of either of its names (the last-name index,
+        microseconds whatever the company's size), scored as :meth:`score`
+        scores a typed name, its own names not counting as another's."""
+        first, last = self.firsts[position], self.lasts[position]
+        index = self.positions_by_last_variant
+        near: set[int] = set()
+        for typed in (last, first):
+            for variant in _deletions(typed):
+                near.update(index.get(variant, ()))
+        near.discard(position)
+        ranked = []
+        for other in near:
+            score = max(
+                self.score(other, first, last, position),
+                self.score(other, last, first, position),
+            )
+            if score >= DUPLICATE_THRESHOLD:
+                ranked.append((score, other))
+        ranked.sort(key=lambda pair: (-pair[0], pair[1]))
+        return ranked
 
 
 class _BlockCache:

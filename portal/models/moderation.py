@@ -27,10 +27,21 @@ class FlagKind(enum.StrEnum):
     PROPOSED_CHANGE = "proposed_change"
     # A customer says a list row was matched to the wrong person.
     LIST_MISMATCH = "list_mismatch"
+    # Found by the nightly quality sweep (portal.moderation.sweep).
+    NEAR_DUPLICATE = "near_duplicate"
+    CONTRIBUTION_BURST = "contribution_burst"
+    ROSTER_RUN = "roster_run"
+    HIGH_UPHELD_RATE = "high_upheld_rate"
+    DOMAIN_MISMATCHES = "domain_mismatches"
 
     @property
     def is_challenge(self) -> bool:
         return self in CHALLENGE_KINDS
+
+    @property
+    def about_member(self) -> bool:
+        """A finding about a contributor (``Flag.member_id``), not a contact."""
+        return self in MEMBER_KINDS
 
     @property
     def label(self) -> str:
@@ -54,7 +65,21 @@ FLAG_LABELS = {
     FlagKind.POSSIBLE_DUPLICATE: "Contributor says: a different person",
     FlagKind.PROPOSED_CHANGE: "A member proposes a change",
     FlagKind.LIST_MISMATCH: "Customer says: not the same person",
+    FlagKind.NEAR_DUPLICATE: "Sweep: likely the same person twice",
+    FlagKind.CONTRIBUTION_BURST: "Sweep: a burst of contributions",
+    FlagKind.ROSTER_RUN: "Sweep: contributions copied from a roster",
+    FlagKind.HIGH_UPHELD_RATE: "Sweep: many contributions upheld as bad",
+    FlagKind.DOMAIN_MISMATCHES: "Sweep: many email domain mismatches",
 }
+# Findings about a contributor rather than one contact: ``Flag.member_id``.
+MEMBER_KINDS = frozenset(
+    {
+        FlagKind.CONTRIBUTION_BURST,
+        FlagKind.ROSTER_RUN,
+        FlagKind.HIGH_UPHELD_RATE,
+        FlagKind.DOMAIN_MISMATCHES,
+    }
+)
 
 
 class FlagSource(enum.StrEnum):
@@ -78,6 +103,10 @@ class FlagState(enum.StrEnum):
     @property
     def resolved(self) -> bool:
         return self in (FlagState.UPHELD, FlagState.DISMISSED)
+
+    @classmethod
+    def unresolved_states(cls) -> tuple[FlagState, ...]:
+        return (cls.OPEN, cls.CLAIMED)
 
 
 class Flag(db.Model):
@@ -109,15 +138,28 @@ class Flag(db.Model):
     # Lower is more urgent; set per source by portal.moderation.flags.
     priority: Mapped[int] = mapped_column(Integer, default=20)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who holds (claimed) or resolved the item.
     moderator_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL")
     )
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A finding about a contributor (the sweep's bursts, rates): the member.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    # What the sweep found, for the moderator (ids, scores, counts).
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Names a sweep finding: unique, so a rerun never opens it twice.
+    finding_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     resolution: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contact = relationship("Contact", foreign_keys=[contact_id])
+    related_contact = relationship("Contact", foreign_keys=[related_contact_id])
     reporter = relationship("Member", foreign_keys=[reporter_id])
+    moderator = relationship("Member", foreign_keys=[moderator_id])
+    member = relationship("Member", foreign_keys=[member_id])
 
     __table_args__ = (
         Index("ix_flags_state_priority_due", "state", "priority", "due_at"),

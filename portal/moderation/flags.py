@@ -3,7 +3,8 @@ due date, and that a flag is resolved exactly once.
 
 Priorities and due days come from configuration per source (``FLAG_PRIORITY``,
 ``FLAG_DUE_DAYS``): people's disputes (source ``subject``) first and within 3
-days, members' challenges and proposals within 7, the rest within 14. The
+days, members' challenges and proposals within 7, the rest within 14; one
+kind may be given days of its own (``FLAG_KIND_DUE_DAYS``). The
 ledger effects of settling a flag stay in ``portal.points.services``, which
 closes the flag through here. Functions flush; the caller commits.
 """
@@ -35,11 +36,15 @@ class FlagRules:
     priority: Mapping[FlagSource, int] = field(
         default_factory=lambda: dict(DEFAULT_PRIORITY)
     )
+    # Kinds due sooner or later than their source's flags.
+    kind_due_days: Mapping[FlagKind, int] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, settings: Mapping[str, Any]) -> FlagRules:
-        """Read ``FLAG_DUE_DAYS`` and ``FLAG_PRIORITY`` (source value -> number);
-        a source missing from either keeps its default."""
+        """Read ``FLAG_DUE_DAYS`` and ``FLAG_PRIORITY`` (source value -> number;
+        a source missing from either keeps its default) and
+        ``FLAG_KIND_DUE_DAYS`` (kind value -> days). Raises ``ValueError`` for
+        an unknown source or kind."""
         return cls(
             due_days={
                 **DEFAULT_DUE_DAYS,
@@ -49,10 +54,19 @@ class FlagRules:
                 **DEFAULT_PRIORITY,
                 **_by_source(settings.get("FLAG_PRIORITY") or {}),
             },
+            kind_due_days={
+                FlagKind(name): int(days)
+                for name, days in (settings.get("FLAG_KIND_DUE_DAYS") or {}).items()
+            },
         )
 
-    def due_at(self, source: FlagSource, now: datetime) -> datetime:
-        return now + timedelta(days=self.due_days[source])
+    def due_at(
+        self, source: FlagSource, now: datetime, kind: FlagKind | None = None
+    ) -> datetime:
+        """When a flag of ``kind`` from ``source`` opened at ``now`` is due:
+        the kind's own days if it has them, else its source's."""
+        days = self.kind_due_days.get(kind) if kind is not None else None
+        return now + timedelta(days=self.due_days[source] if days is None else days)
 
     def priority_of(self, source: FlagSource) -> int:
         return self.priority[source]
@@ -77,7 +91,7 @@ def new_flag_values(
         "source": source,
         "state": FlagState.OPEN,
         "priority": rules.priority_of(source),
-        "due_at": rules.due_at(source, now),
+        "due_at": rules.due_at(source, now, kind),
         "created_at": now,
     }
 
@@ -95,9 +109,14 @@ def open_flag(
     details: str = "",
     related_contact_id: int | None = None,
     proposal: Mapping[str, Any] | None = None,
+    member_id: int | None = None,
+    evidence: Mapping[str, Any] | None = None,
+    finding_key: str | None = None,
 ) -> Flag:
     """Open a flag with its source's priority and due date. ``proposal`` holds
-    the field values a member proposed (the contact itself is unchanged)."""
+    the field values a member proposed (the contact itself is unchanged);
+    ``member_id`` names the contributor a finding is about, ``evidence`` what
+    the sweep found and ``finding_key`` the finding (unique)."""
     flag = Flag(
         **new_flag_values(kind, source, now, rules),
         contact_id=contact_id,
@@ -106,6 +125,9 @@ def open_flag(
         reporter_id=reporter_id,
         details=details,
         proposal=dict(proposal) if proposal is not None else None,
+        member_id=member_id,
+        evidence=dict(evidence) if evidence is not None else None,
+        finding_key=finding_key,
     )
     session.add(flag)
     session.flush()

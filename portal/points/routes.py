@@ -11,6 +11,7 @@ from portal.billing.expiry import expiring_points
 from portal.extensions import db
 from portal.models import EntryKind, LedgerEntry
 from portal.models.base import utcnow
+from portal.moderation.history import reports_by
 from portal.pagination import paginate
 from portal.points.services import (
     Rules,
@@ -52,4 +53,5 @@ def overview():
         rules=rules,
         tier=member_tier(db.session, current_user.id, rules, now),
         today=contributions_today(db.session, current_user.id, now),
+        reports=reports_by(db.session, current_user.id),
     )

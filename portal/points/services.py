@@ -381,21 +381,39 @@ def vest_due_points(
         session.flush()
 
 
-def _penalise(session: Session, member_id: int, amount: int, key: str, flag: Flag):
-    """Take up to ``amount`` vested points: the balance never goes below zero,
-    so a member with fewer points loses what they have."""
+def penalise_member(
+    session: Session,
+    member_id: int,
+    amount: int,
+    key: str,
+    reference: Any,
+    *,
+    note: str | None = None,
+) -> int:
+    """Take up to ``amount`` vested points, once per ``key``: the balance
+    never goes below zero, so a member with fewer points loses what they
+    have. Returns the points taken (0 for a key used before)."""
+    if session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key)):
+        return 0
     while amount > 0:
         available = ledger.vested_balance(session, member_id)
         take = min(amount, available)
         if take == 0:
-            return
+            return 0
         try:
             ledger.record(
-                session, member_id, -take, EntryKind.PENALTY, key, reference=flag
+                session,
+                member_id,
+                -take,
+                EntryKind.PENALTY,
+                key,
+                reference=reference,
+                note=note,
             )
-            return
+            return take
         except ledger.InsufficientPoints:
             continue
+    return 0
 
 
 def settle_upheld_challenge(
@@ -408,11 +426,13 @@ def settle_upheld_challenge(
     resolution: str,
     penalise: bool = True,
     refund: bool = False,
+    note: str | None = None,
 ) -> None:
     """The ledger effects of upholding a flag, all in the caller's transaction:
     the reporter's reward; the contributor's pending points on the revision at
     fault voided and (``penalise``) a penalty; and (``refund``, when the contact
     is graveyarded) a refund of every reveal of it in the refund window.
+    ``note`` (what was decided) goes on each entry, for the points history.
     Raises ``FlagAlreadyResolved`` (nothing moves) for a flag resolved before."""
     close_flag(
         flag, FlagState.UPHELD, now, moderator_id=moderator_id, resolution=resolution
@@ -425,22 +445,42 @@ def settle_upheld_challenge(
             EntryKind.CHALLENGE_REWARD,
             f"flag:{flag.id}:reward",
             reference=flag,
+            note=note,
         )
     revision = session.get(Revision, flag.revision_id) if flag.revision_id else None
-    if revision is not None and revision.member_id is not None:
-        for entry in session.scalars(_pending_for_revisions([revision.id])):
-            ledger.void(session, entry)
-        if penalise:
-            _penalise(
-                session,
-                revision.member_id,
-                rules.bad_contribution_penalty,
-                f"flag:{flag.id}:penalty",
-                flag,
-            )
+    if revision is not None:
+        settle_bad_revision(
+            session, revision, flag, rules, penalise=penalise, note=note
+        )
     if refund and flag.contact_id is not None:
-        refund_recent_unlocks(session, flag.contact_id, rules, now)
+        refund_recent_unlocks(session, flag.contact_id, rules, now, note=note)
     session.flush()
+
+
+def settle_bad_revision(
+    session: Session,
+    revision: Revision,
+    flag: Flag,
+    rules: Rules,
+    *,
+    penalise: bool = True,
+    note: str | None = None,
+) -> None:
+    """A contribution upheld as bad by ``flag``: its pending points void and
+    (``penalise``) its contributor loses the penalty, once per flag."""
+    if revision.member_id is None:
+        return
+    for entry in session.scalars(_pending_for_revisions([revision.id])):
+        ledger.void(session, entry)
+    if penalise:
+        penalise_member(
+            session,
+            revision.member_id,
+            rules.bad_contribution_penalty,
+            f"flag:{flag.id}:penalty",
+            flag,
+            note=note,
+        )
 
 
 def settle_dismissed_challenge(
@@ -528,7 +568,12 @@ def open_challenges(session: Session, contact_id: int) -> list[Flag]:
 
 
 def refund_recent_unlocks(
-    session: Session, contact_id: int, rules: Rules, now: datetime
+    session: Session,
+    contact_id: int,
+    rules: Rules,
+    now: datetime,
+    *,
+    note: str | None = None,
 ) -> int:
     """Give back what each member paid to reveal this contact in the refund
     window, once per unlock. Returns how many refunds were written."""
@@ -539,14 +584,7 @@ def refund_recent_unlocks(
         )
     ).all()
     for unlock in unlocks:
-        ledger.record(
-            session,
-            unlock.member_id,
-            unlock.cost,
-            EntryKind.REFUND,
-            f"refund:unlock:{unlock.id}",
-            reference=unlock,
-        )
+        refund_unlock(session, unlock, rules, now, note=note)
     return len(unlocks)
 
 
@@ -650,3 +688,30 @@ def adjust_points(
         session=session,
     )
     return ledger.vested_balance(session, member.id)
+
+
+def refund_unlock(
+    session: Session,
+    unlock: Unlock,
+    rules: Rules,
+    now: datetime,
+    *,
+    note: str | None = None,
+) -> bool:
+    """Give back what one unlock cost if it is within the refund window, once
+    per unlock (the key is the unlock's, as for a graveyard refund). Returns
+    whether it was in the window."""
+    if unlock.cost <= 0 or unlock.created_at < now - timedelta(
+        days=rules.refund_window_days
+    ):
+        return False
+    ledger.record(
+        session,
+        unlock.member_id,
+        unlock.cost,
+        EntryKind.REFUND,
+        f"refund:unlock:{unlock.id}",
+        reference=unlock,
+        note=note,
+    )
+    return True

@@ -104,3 +104,29 @@ def test_close_needs_a_resolving_state(db, make_contact):
     )
     with pytest.raises(ValueError, match="does not resolve"):
         flags.close_flag(flag, FlagState.CLAIMED, NOW, moderator_id=None, resolution="")
+
+
+def test_one_kind_can_have_its_own_due_days(monkeypatch, tmp_path):
+    """FLAG_KIND_DUE_DAYS=proposed_change=14 makes proposals due in 14 days
+    while challenges from the same source stay at 7."""
+    monkeypatch.setenv("FLAG_KIND_DUE_DAYS", "proposed_change=14")
+    settings = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    rules = flags.FlagRules.from_config(settings)
+    proposal = rules.due_at(FlagSource.MEMBER, NOW, FlagKind.PROPOSED_CHANGE)
+    challenge = rules.due_at(FlagSource.MEMBER, NOW, FlagKind.LEFT_COMPANY)
+    assert (proposal - NOW, challenge - NOW) == (timedelta(days=14), timedelta(days=7))
+
+
+def test_unknown_kind_stops_the_app_at_start(monkeypatch, tmp_path):
+    """A misspelt kind in FLAG_KIND_DUE_DAYS fails create_app, not a request."""
+    from portal import create_app
+
+    monkeypatch.setenv("FLAG_KIND_DUE_DAYS", "left_the_company=3")
+    with pytest.raises(ValueError, match="left_the_company"):
+        create_app(
+            {
+                "INSTANCE_PATH": str(tmp_path),
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                "REDIS_URL": "redis://127.0.0.1:1/0",
+            }
+        )

@@ -27,12 +27,15 @@ from portal.billing.invoices import LineInput, create_invoice, issue_invoice
 from portal.billing.rules import BillingRules
 from portal.models import (
     ContactState,
+    FlagKind,
+    FlagSource,
     JobRun,
     Member,
     Organisation,
     PrivacyRequestKind,
 )
 from portal.models.base import utcnow
+from portal.moderation.flags import FlagRules, open_flag
 from portal.org import services as org_services
 from portal.privacy.actions import ACCESS_LINK, link_subject
 from portal.privacy.letters import remove_me_token
@@ -77,6 +80,7 @@ PUBLIC = Access(frozenset(ROLES))
 SIGNED_IN = Access(SIGNED_IN_ROLES)
 ADMINS = Access(frozenset({"admin"}))
 ORG_ADMINS = Access(frozenset({"org_admin", "admin"}))
+MODERATORS = Access(frozenset({"moderator", "admin"}))
 # For objects that are not the member's own: those outside never learn they exist.
 STAFF_ELSE_404 = Access(frozenset({"moderator", "admin"}), others=NOT_FOUND)
 ADMINS_ELSE_404 = Access(frozenset({"admin"}), others=NOT_FOUND)
@@ -225,6 +229,8 @@ def _invitation_for_me(factories, me, someone_else) -> dict[str, Any]:
     )
     session.commit()
     return {"token": token}
+
+
 def _remove_link(factories, me, someone_else) -> dict[str, Any]:
     return {"token": remove_me_token(factories.make_contact())}
 
@@ -313,6 +319,25 @@ def _own_org_list(factories, me, someone_else) -> dict[str, Any]:
     return _org_list(factories, me or someone_else)
 
 
+def _flag(factories, me, someone_else) -> dict[str, Any]:
+    contact = factories.make_contact(owner_id=someone_else.id)
+    flag = open_flag(
+        factories.db.session,
+        FlagKind.LEFT_COMPANY,
+        FlagSource.MEMBER,
+        utcnow(),
+        FlagRules(),
+        contact_id=contact.id,
+        reporter_id=someone_else.id,
+    )
+    factories.db.session.commit()
+    return {"flag_id": flag.id}
+
+
+def _flag_action(factories, me, someone_else) -> dict[str, Any]:
+    return {**_flag(factories, me, someone_else), "action": "dismiss"}
+
+
 @dataclass(frozen=True)
 class Route:
     """An endpoint's access for each method it accepts."""
@@ -335,6 +360,10 @@ def _admins(*methods: str, values: Values = _no_values) -> Route:
 
 def _org_admins(*methods: str, values: Values = _no_values) -> Route:
     return Route(dict.fromkeys(methods, ORG_ADMINS), values)
+
+
+def _moderators(*methods: str, values: Values = _no_values) -> Route:
+    return Route(dict.fromkeys(methods, MODERATORS), values)
 
 
 # Every endpoint of the app. Logged-in members opening the login and
@@ -396,6 +425,7 @@ ACCESS: dict[str, Route] = {
     "admin.suspend_member": _admins("POST", values=_member),
     "admin.reinstate_member": _admins("POST", values=_member),
     "admin.adjust_member_points": _admins("POST", values=_member),
+    "admin.start_quality_sweep": _admins("POST"),
     # A verification link works for whoever holds it, signed in or not.
     "auth.verify_email": _everyone("GET", values=_verification_link),
     # Confirming sends a signed-in member home and a visitor on to log in.
@@ -457,6 +487,13 @@ ACCESS: dict[str, Route] = {
     "consent.export": _signed_in("GET"),
     # Without the password it re-renders with the error (422).
     "consent.delete_account": _signed_in("POST"),
+    "moderation.queue": _moderators("GET"),
+    "moderation.counters": _moderators("GET"),
+    "moderation.bulk": _moderators("POST"),
+    "moderation.item": _moderators("GET", values=_flag),
+    "moderation.claim": _moderators("POST", values=_flag),
+    "moderation.release": _moderators("POST", values=_flag),
+    "moderation.act": _moderators("POST", values=_flag_action),
 }
 
 

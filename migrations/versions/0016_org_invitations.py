@@ -1,7 +1,7 @@
 """organisation invitations: org admins invite members by email
 
-Revision ID: 0012_org_invitations
-Revises: 0011_daily_rollup
+Revision ID: 0016_org_invitations
+Revises: 0015_workspace
 Create Date: 2026-12-03 03:50:00.000000
 
 The emailed link itself is a one-time token (``one_time_tokens``); this table
@@ -11,8 +11,8 @@ is the org admin's view of each invitation and what became of it.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_org_invitations"
-down_revision = "0011_daily_rollup"
+revision = "0016_org_invitations"
+down_revision = "0015_workspace"
 branch_labels = None
 depends_on = None
 
