@@ -14,6 +14,7 @@ from portal import ledger
 from portal.models import (
     AuditEntry,
     Contact,
+    ContactNotice,
     ContactState,
     Disclosure,
     EntryKind,
@@ -412,6 +413,11 @@ def test_approving_a_held_contact_activates_it_and_vests(db, client, auth, make_
     assert (contact.state, contact.city) == (ContactState.ACTIVE, "Leeds")
     assert db.session.get(Flag, flag.id).state == FlagState.DISMISSED
     assert ledger.balance(db.session, contributor.id) == ledger.Balance(5, 0)
+    # Now active, the person is told (Art 14): their notice is queued once.
+    notices = db.session.scalars(
+        select(ContactNotice).where(ContactNotice.contact_id == contact.id)
+    ).all()
+    assert len(notices) == 1
 
 
 def test_penalty_never_takes_the_balance_below_zero(db, client, auth, scene):
