@@ -67,7 +67,7 @@ def test_left_the_company_challenge_is_graveyarded(
     _switch(page, live_server, "reporter@northwind.example")
     page.goto(f"{live_server}/points")
     history = page.locator("#points-history")
-    expect(history).to_contain_text("Challenge reward")
+    expect(history).to_contain_text("Challenge upheld")
     expect(history).to_contain_text("+2")
     expect(page.locator("#my-reports")).to_contain_text(
         "Confirmed: she left in October"
