@@ -18,7 +18,9 @@ PROCESSES = 4
 def _start_process(config: dict) -> None:
     global _app
     from portal import create_app
+    from tests.clock import start_shifted_clock
 
+    start_shifted_clock()  # the same date as the test that spawned it
     _app = create_app(config)
 
 
@@ -29,7 +31,7 @@ def _accept(args: tuple[int, int, float]) -> str:
     from portal.models.base import utcnow
 
     list_id, member_id, start_at = args
-    time.sleep(max(0.0, start_at - time.time()))  # everyone starts together
+    time.sleep(max(0.0, start_at - time.monotonic()))  # everyone starts together
     with _app.app_context():
         match_list = db.session.get(MatchList, list_id)
         member = db.session.get(Member, member_id)
@@ -58,7 +60,7 @@ def test_a_quote_accepted_concurrently_bills_once(
         PROCESSES, initializer=_start_process, initargs=(app_config,)
     ) as pool:
         pool.map(time.sleep, [0.1] * PROCESSES)  # every process has started
-        start_at = time.time() + 1.0
+        start_at = time.monotonic() + 1.0
         results = pool.map(_accept, [(match_list.id, admin.id, start_at)] * PROCESSES)
     assert sorted(results) == ["accepted"] + ["refused"] * (PROCESSES - 1)
     merges = select(func.count(JobRun.id)).where(JobRun.kind == "merge_list")

@@ -28,7 +28,9 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 def _start_process(config: dict) -> None:
     global _app
     from portal import create_app
+    from tests.clock import start_shifted_clock
 
+    start_shifted_clock()  # the same date as the test that spawned it
     _app = create_app(config)
 
 
@@ -38,7 +40,7 @@ def _claim(args: tuple[int, int, float]) -> str:
     from portal.moderation import queue
 
     flag_id, moderator_id, start_at = args
-    time.sleep(max(0.0, start_at - time.time()))
+    time.sleep(max(0.0, start_at - time.monotonic()))
     with _app.app_context():
         try:
             with ledger.write_transaction() as session:
@@ -57,7 +59,7 @@ def _graveyard(args: tuple[int, int, float]) -> str:
     from portal.points.services import Rules
 
     flag_id, moderator_id, start_at = args
-    time.sleep(max(0.0, start_at - time.time()))
+    time.sleep(max(0.0, start_at - time.monotonic()))
     with _app.app_context():
         try:
             with ledger.write_transaction() as session:
@@ -76,7 +78,7 @@ def _race(app_config, function, arguments) -> list[str]:
         PROCESSES, initializer=_start_process, initargs=(app_config,)
     ) as pool:
         pool.map(time.sleep, [0.1] * PROCESSES)  # every process has started
-        start_at = time.time() + 1.0
+        start_at = time.monotonic() + 1.0
         return pool.map(function, [(*args, start_at) for args in arguments])
 
 
