@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -23,6 +23,9 @@ from tests.moderation_helpers import entries, plant_scene
 _app = None
 PROCESSES = 4
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+# When the moderators act: fixed, like the scene, so the refund window holds on
+# any date (the processes must not read the real clock).
+ACTED_AT = NOW + timedelta(hours=1)
 
 
 def _start_process(config: dict) -> None:
@@ -36,7 +39,6 @@ def _start_process(config: dict) -> None:
 
 def _claim(args: tuple[int, int, float]) -> str:
     from portal.models import Member
-    from portal.models.base import utcnow
     from portal.moderation import queue
 
     flag_id, moderator_id, start_at = args
@@ -45,7 +47,7 @@ def _claim(args: tuple[int, int, float]) -> str:
         try:
             with ledger.write_transaction() as session:
                 queue.claim(
-                    session, flag_id, session.get(Member, moderator_id), utcnow()
+                    session, flag_id, session.get(Member, moderator_id), ACTED_AT
                 )
         except queue.ClaimRefused as refused:
             return refused.message
@@ -54,7 +56,6 @@ def _claim(args: tuple[int, int, float]) -> str:
 
 def _graveyard(args: tuple[int, int, float]) -> str:
     from portal.models import Member
-    from portal.models.base import utcnow
     from portal.moderation import actions
     from portal.points.services import Rules
 
@@ -64,7 +65,7 @@ def _graveyard(args: tuple[int, int, float]) -> str:
         try:
             with ledger.write_transaction() as session:
                 ctx = actions.Moderation(
-                    session, session.get(Member, moderator_id), Rules(), utcnow()
+                    session, session.get(Member, moderator_id), Rules(), ACTED_AT
                 )
                 actions.graveyard(ctx, flag_id, "She left")
         except actions.ActionRefused as refused:

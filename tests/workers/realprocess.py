@@ -186,15 +186,30 @@ def portal_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("portal")), *args]
 
 
+# ``portal worker`` on the test's date: under TESSERA_TEST_CLOCK_SHIFT_DAYS the
+# worker's clock moves as the test's does (its horses are forked, and inherit
+# it), so what the worker dates (a quote's validity, a heartbeat) agrees with
+# what the test and its live server read. Without a shift it is plain
+# ``portal worker``.
+WORKER_ON_TEST_DATE = (
+    "from tests.clock import start_shifted_clock\n"
+    "start_shifted_clock()\n"
+    "from portal.cli import main\n"
+    "main()\n"
+)
+
+
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """``portal worker`` in a process group of its own (so its horse dies with it)."""
+    """``portal worker`` in a process group of its own (so its horse dies with
+    it), on the test's date."""
     with log.open("ab") as output:
         return subprocess.Popen(
-            portal_command("worker"),
+            [sys.executable, "-c", WORKER_ON_TEST_DATE, "worker"],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=Path(__file__).resolve().parents[2],
         )
 
 
