@@ -16,10 +16,11 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal import ledger, mail
+from portal.admin.organisations import organisations_with_counts
 from portal.audit import record_audit
 from portal.auth.services import find_member
 from portal.authz import admin_required
@@ -283,19 +284,12 @@ def void_invoice(invoice_id: int):
 @bp.get("/plans")
 def plans():
     rules = _rules()
-    members = dict(
-        db.session.execute(
-            select(Member.organisation_id, func.count())
-            .where(Member.organisation_id.is_not(None))
-            .group_by(Member.organisation_id)
-        ).all()
-    )
     return render(
         "billing/plans.html",
         "billing/plans.html",
         rows=[
-            (org, members.get(org.id, 0), allowance_per_seat(org, rules))
-            for org in _organisations()
+            (org, members, allowance_per_seat(org, rules))
+            for org, members in organisations_with_counts(db.session)
         ],
         rules=rules,
     )
